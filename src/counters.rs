@@ -1,0 +1,105 @@
+//! Counters in shared memory, exact across worker processes and kept over `nginx -s reload`.
+//!
+//! The zone is reused on reload because its name, size and tag (this module) do not change; its
+//! counters are plain atomics, so workers never take a lock to count.
+
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use microcache_core::report::{PurgeOutcome, Snapshot};
+use microcache_core::SkipReason;
+use nginx_sys::{
+    ngx_conf_t, ngx_int_t, ngx_shared_memory_add, ngx_shm_zone_t, ngx_slab_calloc, ngx_slab_pool_t,
+    ngx_str_t, NGX_ERROR, NGX_OK,
+};
+use ngx::ngx_string;
+
+use crate::ngx_http_microcache_module;
+
+const ZONE_NAME: ngx_str_t = ngx_string!("microcache_counters");
+const ZONE_SIZE: usize = 64 * 1024;
+
+#[repr(C)]
+pub struct Counters {
+    /// Requests in a `microcache on` scope.
+    pub requests: AtomicU64,
+    /// Requests whose query the normaliser changed.
+    pub rewritten: AtomicU64,
+    /// Query segments removed.
+    pub stripped_args: AtomicU64,
+    /// Requests that skip the cache, by [`SkipReason::index`].
+    pub skips: [AtomicU64; SkipReason::ALL.len()],
+    /// Purge requests, by [`PurgeOutcome`].
+    pub purges: [AtomicU64; PurgeOutcome::ALL.len()],
+    /// Cache entries removed by purges.
+    pub purged_entries: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn purge(&self, outcome: PurgeOutcome, entries: u64) {
+        Self::add(&self.purges[outcome.index()], 1);
+        Self::add(&self.purged_entries, entries);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            requests: read(&self.requests),
+            rewritten: read(&self.rewritten),
+            stripped_args: read(&self.stripped_args),
+            skips: self.skips.each_ref().map(read),
+            purges: self.purges.each_ref().map(read),
+            purged_entries: read(&self.purged_entries),
+        }
+    }
+}
+
+/// Declares the zone; called once per configuration cycle.
+pub fn add_zone(cf: &mut ngx_conf_t) -> Option<*mut ngx_shm_zone_t> {
+    let mut name = ZONE_NAME;
+    // SAFETY: cf is the configuration being parsed; the tag is this module's static, whose
+    // address stays the same over a reload, which is what lets the zone be reused.
+    let zone = unsafe {
+        ngx_shared_memory_add(
+            cf,
+            &mut name,
+            ZONE_SIZE,
+            core::ptr::addr_of_mut!(ngx_http_microcache_module).cast(),
+        )
+    };
+    // SAFETY: a non-null zone returned by ngx_shared_memory_add is valid for the cycle.
+    let zone_ref = unsafe { zone.as_mut()? };
+    zone_ref.init = Some(init_zone);
+    Some(zone)
+}
+
+/// Counters of the running cycle, once the zone is mapped.
+pub fn get(zone: *mut ngx_shm_zone_t) -> Option<&'static Counters> {
+    // SAFETY: the zone pointer comes from add_zone; its data is set by init_zone before any
+    // request runs and stays mapped for the life of the cycle.
+    unsafe { zone.as_ref()?.data.cast::<Counters>().as_ref() }
+}
+
+unsafe extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
+    // SAFETY: nginx calls init with the zone it maps.
+    let zone = unsafe { &mut *zone };
+    if !data.is_null() {
+        // Reload: keep the previous cycle's counters.
+        zone.data = data;
+        return NGX_OK as ngx_int_t;
+    }
+    let pool = zone.shm.addr.cast::<ngx_slab_pool_t>();
+    // SAFETY: nginx initialised the slab pool at the start of the zone; the allocation is
+    // zeroed, which is a valid state for atomics.
+    let counters = unsafe { ngx_slab_calloc(pool, size_of::<Counters>()) };
+    if counters.is_null() {
+        return NGX_ERROR as ngx_int_t;
+    }
+    zone.data = counters;
+    NGX_OK as ngx_int_t
+}

@@ -1,0 +1,321 @@
+//! Per-request state and the phase handlers.
+//!
+//! The values of the variables depend only on the original request. They are computed once,
+//! with the rules of the first location that needs them, into one pool allocation laid out as
+//!
+//! ```text
+//! scheme method host raw-path ? normalised-args | stripped
+//! \____________________________ key ___________/
+//!                     \____ request_uri _______/
+//! ```
+//!
+//! so the query in the key and the query the origin receives are the same bytes by
+//! construction. nginx clears module contexts on internal redirects; the state is therefore
+//! also registered as a pool cleanup and found there again, as the realip module does.
+
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr;
+
+use microcache_core::query::MAX_QUERY_LEN;
+use microcache_core::{normalise, split_request_uri, RequestFacts, SkipReason};
+use nginx_sys::{
+    ngx_http_core_srv_conf_t, ngx_http_request_t, ngx_int_t, ngx_pnalloc, ngx_pool_cleanup_add,
+    ngx_str_t, NGX_DECLINED, NGX_ERROR,
+};
+use ngx::http::{
+    HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpCoreModule,
+};
+
+use crate::conf::Rules;
+use crate::counters::{self, Counters};
+use crate::ffi::{bytes, guard, Headers};
+use crate::{ngx_http_microcache_module, HttpMicrocacheModule};
+
+/// What the variables expose; computed once per request.
+#[derive(Clone, Copy)]
+pub struct Computed {
+    pub key: ngx_str_t,
+    pub request_uri: ngx_str_t,
+    pub args: ngx_str_t,
+    pub stripped: ngx_str_t,
+    pub skip: Option<SkipReason>,
+    stripped_count: usize,
+    changed: bool,
+}
+
+struct RequestState {
+    /// `$uri` of the original request, recorded before any rewrite or redirect.
+    original_uri: ngx_str_t,
+    computed: Option<Computed>,
+    /// The counters have seen this request.
+    counted: bool,
+}
+
+/// Marks the pool cleanup that carries a request's state; the state holds no resources.
+unsafe extern "C" fn state_marker(_data: *mut c_void) {}
+
+fn module_ctx_slot(main: &mut ngx_http_request_t) -> *mut *mut c_void {
+    // SAFETY: r->ctx has one slot per HTTP module; ctx_index is ours.
+    unsafe { main.ctx.add(ngx_http_microcache_module.ctx_index) }
+}
+
+/// The state of `main`'s request, if it has one. The state lives in the request pool, apart
+/// from the request structure, hence the raw pointer.
+fn find_state(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
+    let slot = module_ctx_slot(main);
+    // SAFETY: the slot is either null or the state we stored.
+    let stored = unsafe { *slot };
+    if !stored.is_null() {
+        return Some(stored.cast());
+    }
+    // SAFETY: the pool and its cleanup list belong to this request.
+    let mut cleanup = unsafe { (*main.pool).cleanup };
+    // SAFETY: each cleanup is valid while the pool lives; the marker identifies ours.
+    while let Some(c) = unsafe { cleanup.as_ref() } {
+        // The marker is this module's only function of its kind, so no other cleanup shares its
+        // address (nginx's realip module finds its context the same way).
+        let marker = state_marker as unsafe extern "C" fn(*mut c_void);
+        if c.handler.is_some_and(|h| core::ptr::fn_addr_eq(h, marker)) {
+            // SAFETY: see above; the slot is re-filled for the next lookup.
+            unsafe { *slot = c.data };
+            return Some(c.data.cast());
+        }
+        cleanup = c.next;
+    }
+    None
+}
+
+fn create_state(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
+    // SAFETY: the request pool is valid; the cleanup's data is sized for a RequestState.
+    let c = unsafe { ngx_pool_cleanup_add(main.pool, size_of::<RequestState>()).as_mut()? };
+    let state = c.data.cast::<RequestState>();
+    // SAFETY: state points to fresh, suitably aligned pool memory.
+    unsafe {
+        state.write(RequestState {
+            original_uri: main.uri,
+            computed: None,
+            counted: false,
+        });
+        *module_ctx_slot(main) = state.cast();
+    }
+    c.handler = Some(state_marker);
+    Some(state)
+}
+
+fn state_of(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
+    find_state(main).or_else(|| create_state(main))
+}
+
+/// Computes (once) the state of the request `r` belongs to, with `rules`.
+fn computed<'r>(r: &'r mut ngx_http_request_t, rules: &Rules) -> Option<&'r mut RequestState> {
+    // SAFETY: r->main is the main request, valid as long as r.
+    let main = unsafe { &mut *r.main };
+    // SAFETY: the state lives in the main request's pool, as long as r, apart from `main`.
+    let state = unsafe { &mut *state_of(main)? };
+    if state.computed.is_none() {
+        state.computed = Some(compute(main, state.original_uri, rules)?);
+    }
+    Some(state)
+}
+
+/// `$scheme`, as nginx computes it.
+pub fn scheme(r: &ngx_http_request_t) -> &'static [u8] {
+    #[cfg(ngx_feature = "http_ssl")]
+    // SAFETY: the connection outlives the request.
+    if !unsafe { (*r.connection).ssl }.is_null() {
+        return b"https";
+    }
+    let _ = r;
+    b"http"
+}
+
+/// `$host`, as nginx computes it: the request's host, else the server's name.
+pub fn host(r: &ngx_http_request_t) -> &[u8] {
+    if r.headers_in.server.len > 0 {
+        // SAFETY: the validated host lives in the request's buffers.
+        return unsafe { bytes(&r.headers_in.server) };
+    }
+    let cscf: Option<&ngx_http_core_srv_conf_t> = NgxHttpCoreModule::server_conf(r);
+    // SAFETY: server names live in the configuration pool.
+    cscf.map_or(&[], |c| unsafe { bytes(&c.server_name) })
+}
+
+fn compute(
+    main: &mut ngx_http_request_t,
+    original_uri: ngx_str_t,
+    rules: &Rules,
+) -> Option<Computed> {
+    let (path, query) = {
+        // SAFETY: the request line lives in the request's buffers.
+        let unparsed = unsafe { bytes(&main.unparsed_uri) };
+        split_request_uri(unparsed)
+    };
+    let query = query.unwrap_or_default();
+    // SAFETY: the method name lives in the request's buffers.
+    let method = unsafe { bytes(&main.method_name) };
+    let (scheme, host) = (scheme(main), host(main));
+
+    let prefix_len = scheme.len() + method.len() + host.len() + path.len();
+    let size = prefix_len + 1 + 2 * query.len();
+    // SAFETY: the pool is the request's; the memory lives as long as the request.
+    let data = unsafe { ngx_pnalloc(main.pool, size) }.cast::<u8>();
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: `size` fresh bytes, used only through this slice.
+    let buf = unsafe { core::slice::from_raw_parts_mut(data, size) };
+    let mut at = 0;
+    for part in [scheme, method, host, path] {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    buf[at] = b'?';
+    let (key_part, stripped_buf) = buf.split_at_mut(prefix_len + 1 + query.len());
+    let args_buf = &mut key_part[prefix_len + 1..];
+    let outcome = normalise(query, &rules.args, &rules.skip.args, args_buf, stripped_buf);
+    let args_len = if outcome.limited {
+        args_buf.copy_from_slice(query);
+        query.len()
+    } else {
+        outcome.args_len
+    };
+    let key_len = if args_len == 0 {
+        prefix_len
+    } else {
+        prefix_len + 1 + args_len
+    };
+
+    let facts = RequestFacts {
+        method,
+        // SAFETY: $uri of the original request lives in the request pool.
+        uri: unsafe { bytes(&original_uri) },
+        headers: Headers::of(main),
+        has_body: main.headers_in.content_length_n > 0 || main.headers_in.chunked() != 0,
+    };
+    let skip = rules.skip.evaluate(&facts, &outcome);
+
+    let slice = |start: usize, len: usize| ngx_str_t {
+        len,
+        // SAFETY: start is within the allocation.
+        data: unsafe { data.add(start) },
+    };
+    let request_uri_start = prefix_len - path.len();
+    Some(Computed {
+        key: slice(0, key_len),
+        request_uri: slice(request_uri_start, key_len - request_uri_start),
+        args: slice(prefix_len + 1, args_len),
+        stripped: slice(prefix_len + 1 + query.len(), outcome.stripped_len),
+        skip,
+        stripped_count: outcome.stripped,
+        changed: outcome.changed,
+    })
+}
+
+/// The request's values, computed with the rules of `r`'s location if not yet done.
+pub fn values(r: &mut ngx_http_request_t) -> Option<Computed> {
+    let lcf = HttpMicrocacheModule::location_conf(r)?;
+    let rules = lcf.rules()?;
+    computed(r, rules)?.computed
+}
+
+/// POST_READ phase: records the original `$uri` while it is still the original.
+pub unsafe extern "C" fn post_read_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    guard(r, || {
+        // SAFETY: nginx passes a valid request.
+        let r = unsafe { &mut *r };
+        let used = HttpMicrocacheModule::main_conf(r).is_some_and(|m| m.used);
+        if used && ptr::eq(r, r.main) && state_of(r).is_none() {
+            return NGX_ERROR as ngx_int_t;
+        }
+        NGX_DECLINED as ngx_int_t
+    })
+}
+
+/// REWRITE phase, where `microcache on` applies: `$args` becomes the normalised query before
+/// the rewrite module's directives run, and the counters see the request once.
+pub unsafe extern "C" fn rewrite_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    guard(r, || {
+        // SAFETY: nginx passes a valid request.
+        let r = unsafe { &mut *r };
+        let Some(lcf) = HttpMicrocacheModule::location_conf(r) else {
+            return NGX_DECLINED as ngx_int_t;
+        };
+        if lcf.enable != Some(true) || !ptr::eq(r, r.main) {
+            return NGX_DECLINED as ngx_int_t;
+        }
+        let Some(rules) = lcf.rules() else {
+            return NGX_DECLINED as ngx_int_t;
+        };
+        let counters = HttpMicrocacheModule::main_conf(r).and_then(|m| counters::get(m.counters));
+        let Some(state) = computed(r, rules) else {
+            return NGX_ERROR as ngx_int_t;
+        };
+        let Some(values) = state.computed else {
+            return NGX_ERROR as ngx_int_t;
+        };
+        if !state.counted {
+            state.counted = true;
+            if let Some(c) = counters {
+                count(c, &values);
+            }
+        }
+        match apply(r, &values, rules) {
+            Some(()) => NGX_DECLINED as ngx_int_t,
+            None => NGX_ERROR as ngx_int_t,
+        }
+    })
+}
+
+fn count(c: &Counters, values: &Computed) {
+    Counters::add(&c.requests, 1);
+    if values.changed {
+        Counters::add(&c.rewritten, 1);
+    }
+    Counters::add(&c.stripped_args, values.stripped_count as u64);
+    if let Some(reason) = values.skip {
+        Counters::add(&c.skips[reason.index()], 1);
+    }
+}
+
+/// Puts the normalised query in `$args`.
+///
+/// `r->args` is normally still the original query, and becomes the computed one. After a
+/// rewrite or an internal redirect it is whatever that set: `try_files ... /index.php?$args`
+/// carries the already normalised query and is left alone, anything else is normalised with
+/// this location's rules (normalisation is idempotent).
+fn apply(r: &mut ngx_http_request_t, values: &Computed, rules: &Rules) -> Option<()> {
+    // SAFETY: args and the computed values live in the request's buffers and pool.
+    let (current, normalised) = unsafe { (bytes(&r.args), bytes(&values.args)) };
+    if current == normalised {
+        return Some(());
+    }
+    // SAFETY: as above.
+    let (_, original) = split_request_uri(unsafe { bytes(&r.unparsed_uri) });
+    if Some(current) == original {
+        r.args = values.args;
+    } else if current.len() <= MAX_QUERY_LEN {
+        let len = current.len();
+        // SAFETY: fresh pool memory for args and the scratch space for stripped segments.
+        let data = unsafe { ngx_pnalloc(r.pool, 2 * len) }.cast::<u8>();
+        if data.is_null() {
+            return None;
+        }
+        // SAFETY: 2 * len fresh bytes.
+        let buf = unsafe { core::slice::from_raw_parts_mut(data, 2 * len) };
+        let (args, stripped) = buf.split_at_mut(len);
+        let outcome = normalise(current, &rules.args, &rules.skip.args, args, stripped);
+        if outcome.limited || !outcome.changed {
+            return Some(());
+        }
+        r.args = ngx_str_t {
+            len: outcome.args_len,
+            data,
+        };
+    } else {
+        return Some(());
+    }
+    // proxy_pass without a URI would otherwise forward the client's raw request line.
+    r.set_valid_unparsed_uri(0);
+    Some(())
+}

@@ -1,0 +1,89 @@
+//! The `$microcache_*` variables.
+
+use nginx_sys::{
+    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_variable_value_t, NGX_ERROR,
+    NGX_OK,
+};
+use ngx::ngx_string;
+
+use crate::ffi::guard;
+use crate::request;
+
+/// Which value a variable shows; its `data`.
+#[derive(Clone, Copy)]
+enum Value {
+    Key,
+    RequestUri,
+    Args,
+    Stripped,
+    Skip,
+    SkipReason,
+}
+
+impl Value {
+    const ALL: [Value; 6] = [
+        Value::Key,
+        Value::RequestUri,
+        Value::Args,
+        Value::Stripped,
+        Value::Skip,
+        Value::SkipReason,
+    ];
+}
+
+const fn variable(name: ngx_str_t, value: Value) -> ngx_http_variable_t {
+    ngx_http_variable_t {
+        name,
+        set_handler: None,
+        get_handler: Some(get_variable),
+        data: value as usize,
+        // Values depend only on the original request: nginx may cache them per request.
+        flags: 0,
+        index: 0,
+    }
+}
+
+pub static mut NGX_HTTP_MICROCACHE_VARS: [ngx_http_variable_t; 6] = [
+    variable(ngx_string!("microcache_key"), Value::Key),
+    variable(ngx_string!("microcache_request_uri"), Value::RequestUri),
+    variable(ngx_string!("microcache_args"), Value::Args),
+    variable(ngx_string!("microcache_stripped"), Value::Stripped),
+    variable(ngx_string!("microcache_skip"), Value::Skip),
+    variable(ngx_string!("microcache_skip_reason"), Value::SkipReason),
+];
+
+fn static_str(s: &'static str) -> ngx_str_t {
+    ngx_str_t {
+        len: s.len(),
+        data: s.as_ptr().cast_mut(),
+    }
+}
+
+unsafe extern "C" fn get_variable(
+    r: *mut ngx_http_request_t,
+    v: *mut ngx_variable_value_t,
+    data: usize,
+) -> ngx_int_t {
+    guard(r, || {
+        // SAFETY: nginx passes a valid request and value slot.
+        let (r, v) = unsafe { (&mut *r, &mut *v) };
+        let Some(values) = request::values(r) else {
+            return NGX_ERROR as ngx_int_t;
+        };
+        let value = match Value::ALL.get(data) {
+            Some(Value::Key) => values.key,
+            Some(Value::RequestUri) => values.request_uri,
+            Some(Value::Args) => values.args,
+            Some(Value::Stripped) => values.stripped,
+            Some(Value::Skip) => static_str(if values.skip.is_some() { "1" } else { "0" }),
+            Some(Value::SkipReason) => static_str(values.skip.map_or("", |r| r.as_str())),
+            None => return NGX_ERROR as ngx_int_t,
+        };
+        v.set_len(value.len as u32);
+        v.set_valid(1);
+        v.set_no_cacheable(0);
+        v.set_not_found(0);
+        v.data = value.data;
+        NGX_OK as ngx_int_t
+    })
+}
