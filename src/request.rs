@@ -47,6 +47,9 @@ pub struct Computed {
 struct RequestState {
     /// `$uri` of the original request, recorded before any rewrite or redirect.
     original_uri: ngx_str_t,
+    /// The request announced a body, recorded before anything read or discarded it (both zero
+    /// `content_length_n`).
+    has_body: bool,
     computed: Option<Computed>,
     /// The counters have seen this request.
     counted: bool,
@@ -94,6 +97,7 @@ fn create_state(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
     unsafe {
         state.write(RequestState {
             original_uri: main.uri,
+            has_body: announces_body(main),
             computed: None,
             counted: false,
         });
@@ -101,6 +105,16 @@ fn create_state(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
     }
     c.handler = Some(state_marker);
     Some(state)
+}
+
+/// Content-Length above zero, or a chunked (HTTP/1.1) or open-ended (HTTP/2) body. The header
+/// itself counts too: discarding a body zeroes `content_length_n` (for states created late).
+fn announces_body(r: &ngx_http_request_t) -> bool {
+    // SAFETY: a non-null header entry lives in the request's buffers.
+    let content_length = unsafe { r.headers_in.content_length.as_ref() };
+    r.headers_in.content_length_n > 0
+        || r.headers_in.chunked() != 0
+        || content_length.is_some_and(|h| unsafe { bytes(&h.value) }.iter().any(|&c| c != b'0'))
 }
 
 fn state_of(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
@@ -114,7 +128,7 @@ fn computed<'r>(r: &'r mut ngx_http_request_t, rules: &Rules) -> Option<&'r mut 
     // SAFETY: the state lives in the main request's pool, as long as r, apart from `main`.
     let state = unsafe { &mut *state_of(main)? };
     if state.computed.is_none() {
-        state.computed = Some(compute(main, state.original_uri, rules)?);
+        state.computed = Some(compute(main, state, rules)?);
     }
     Some(state)
 }
@@ -141,11 +155,7 @@ pub fn host(r: &ngx_http_request_t) -> &[u8] {
     cscf.map_or(&[], |c| unsafe { bytes(&c.server_name) })
 }
 
-fn compute(
-    main: &mut ngx_http_request_t,
-    original_uri: ngx_str_t,
-    rules: &Rules,
-) -> Option<Computed> {
+fn compute(main: &mut ngx_http_request_t, state: &RequestState, rules: &Rules) -> Option<Computed> {
     let (path, query) = {
         // SAFETY: the request line lives in the request's buffers.
         let unparsed = unsafe { bytes(&main.unparsed_uri) };
@@ -189,9 +199,9 @@ fn compute(
     let facts = RequestFacts {
         method,
         // SAFETY: $uri of the original request lives in the request pool.
-        uri: unsafe { bytes(&original_uri) },
+        uri: unsafe { bytes(&state.original_uri) },
         headers: Headers::of(main),
-        has_body: main.headers_in.content_length_n > 0 || main.headers_in.chunked() != 0,
+        has_body: state.has_body,
     };
     let skip = rules.skip.evaluate(&facts, &outcome);
 

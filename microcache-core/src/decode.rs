@@ -93,6 +93,16 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// A name whose caller already knows whether it contains a `%`.
+    #[inline]
+    pub(crate) fn with_escapes(raw: &'a [u8], escaped: bool) -> Self {
+        Name {
+            raw,
+            escaped,
+            php: false,
+        }
+    }
+
     /// A name taken as it is (header names).
     pub fn literal(raw: &'a [u8]) -> Self {
         Name {

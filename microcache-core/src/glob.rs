@@ -31,17 +31,22 @@ impl Glob {
     }
 
     #[inline]
-    fn matches(&self, name: &Name<'_>) -> bool {
-        match (self, name.plain()) {
-            (Glob::Exact(p), Some(s)) => **p == *s,
-            (Glob::Prefix(p), Some(s)) => s.starts_with(p),
-            (Glob::Exact(p), None) => p.iter().copied().eq(name.decoded()),
-            (Glob::Prefix(p), None) => {
+    fn matches_plain(&self, name: &[u8]) -> bool {
+        match self {
+            Glob::Exact(p) => **p == *name,
+            Glob::Prefix(p) => name.starts_with(p),
+            Glob::Wildcard(p) => wildcard_match(p, name.iter().copied()),
+        }
+    }
+
+    fn matches_decoded(&self, name: &Name<'_>) -> bool {
+        match self {
+            Glob::Exact(p) => p.iter().copied().eq(name.decoded()),
+            Glob::Prefix(p) => {
                 let mut decoded = name.decoded();
                 p.iter().all(|&c| decoded.next() == Some(c))
             }
-            (Glob::Wildcard(p), Some(s)) => wildcard_match(p, s.iter().copied()),
-            (Glob::Wildcard(p), None) => wildcard_match(p, name.decoded()),
+            Glob::Wildcard(p) => wildcard_match(p, name.decoded()),
         }
     }
 }
@@ -82,13 +87,15 @@ where
     }
 }
 
+/// For each first byte, the range of `GlobSet::literal_first` that starts with it.
+type Buckets = [(u16, u16); 256];
+
 /// A set of patterns; matches a name when any pattern does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GlobSet {
     /// Patterns that start with a literal byte, sorted by it.
     literal_first: Vec<Glob>,
-    /// For each first byte, the range of `literal_first` that starts with it.
-    buckets: Vec<(u16, u16)>,
+    buckets: Option<Box<Buckets>>,
     /// Patterns that start with `*`: tried for every name.
     star_first: Vec<Glob>,
 }
@@ -107,15 +114,18 @@ impl GlobSet {
             globs.into_iter().partition(|g| g.first_byte().is_some());
         literal_first.sort_by_key(|g| g.first_byte());
 
-        let mut buckets = vec![(0u16, 0u16); if literal_first.is_empty() { 0 } else { 256 }];
-        for (i, g) in literal_first.iter().enumerate() {
-            let b = &mut buckets[usize::from(g.first_byte().unwrap_or_default())];
-            let i = u16::try_from(i).unwrap_or(u16::MAX);
-            if b.0 == b.1 {
-                *b = (i, i);
+        let buckets = (!literal_first.is_empty()).then(|| {
+            let mut buckets = Box::new([(0u16, 0u16); 256]);
+            for (i, g) in literal_first.iter().enumerate() {
+                let b = &mut buckets[usize::from(g.first_byte().unwrap_or_default())];
+                let i = u16::try_from(i).unwrap_or(u16::MAX);
+                if b.0 == b.1 {
+                    *b = (i, i);
+                }
+                b.1 = i + 1;
             }
-            b.1 = i + 1;
-        }
+            buckets
+        });
         GlobSet {
             literal_first,
             buckets,
@@ -131,23 +141,35 @@ impl GlobSet {
         self.literal_first.len() + self.star_first.len()
     }
 
+    fn bucket(&self, first: Option<u8>) -> &[Glob] {
+        match (&self.buckets, first) {
+            (Some(buckets), Some(first)) => {
+                let (start, end) = buckets[usize::from(first)];
+                self.literal_first
+                    .get(usize::from(start)..usize::from(end))
+                    .unwrap_or_default()
+            }
+            _ => &[],
+        }
+    }
+
     /// Whether any pattern matches the (percent-decoded) name.
     #[inline]
     pub fn matches(&self, name: &Name<'_>) -> bool {
-        if !self.buckets.is_empty() {
-            let first = match name.plain() {
-                Some(s) => s.first().copied(),
-                None => name.decoded().next(),
-            };
-            if let Some(first) = first {
-                let (start, end) = self.buckets[usize::from(first)];
-                let bucket = &self.literal_first[usize::from(start)..usize::from(end)];
-                if bucket.iter().any(|g| g.matches(name)) {
-                    return true;
-                }
+        match name.plain() {
+            Some(s) => {
+                self.bucket(s.first().copied())
+                    .iter()
+                    .any(|g| g.matches_plain(s))
+                    || self.star_first.iter().any(|g| g.matches_plain(s))
+            }
+            None => {
+                self.bucket(name.decoded().next())
+                    .iter()
+                    .any(|g| g.matches_decoded(name))
+                    || self.star_first.iter().any(|g| g.matches_decoded(name))
             }
         }
-        self.star_first.iter().any(|g| g.matches(name))
     }
 
     /// Convenience for plain byte names.

@@ -84,38 +84,114 @@ pub struct Normalised {
     pub bypass: bool,
 }
 
+/// One non-empty `&`-separated segment of a query.
 #[derive(Clone, Copy)]
 struct Segment {
-    start: u16,
-    end: u16,
-    name_end: u16,
+    start: usize,
+    end: usize,
+    name_end: usize,
+    escaped: bool,
 }
 
 impl Segment {
+    #[inline]
     fn name<'q>(&self, query: &'q [u8]) -> Name<'q> {
-        Name::new(&query[usize::from(self.start)..usize::from(self.name_end)])
-    }
-
-    fn bytes<'q>(&self, query: &'q [u8]) -> &'q [u8] {
-        &query[usize::from(self.start)..usize::from(self.end)]
+        Name::with_escapes(&query[self.start..self.name_end], self.escaped)
     }
 }
 
-/// Appends segments joined by `&` into a caller-provided buffer.
-struct Joiner<'b> {
+/// Bytes the segment scanner stops at.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'&' as usize] = true;
+    table[b'=' as usize] = true;
+    table[b'%' as usize] = true;
+    table
+};
+
+/// Calls `f` for each non-empty segment, in order; stops early when `f` returns false.
+///
+/// One pass over the bytes finds the segment's end, its name's end and whether the name has a
+/// `%` escape. The inner loop skips ordinary bytes with one table lookup each.
+#[inline]
+fn for_each_segment(query: &[u8], mut f: impl FnMut(Segment) -> bool) {
+    let mut i = 0;
+    while i < query.len() {
+        let start = i;
+        let mut name_end = None;
+        let mut escaped = false;
+        loop {
+            while i < query.len() && !SPECIAL[usize::from(query[i])] {
+                i += 1;
+            }
+            match query.get(i) {
+                None | Some(b'&') => break,
+                Some(b'=') if name_end.is_none() => name_end = Some(i),
+                Some(b'%') if name_end.is_none() => escaped = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        if i > start
+            && !f(Segment {
+                start,
+                end: i,
+                name_end: name_end.unwrap_or(i),
+                escaped,
+            })
+        {
+            return;
+        }
+        i += 1;
+    }
+}
+
+/// Appends segments of `query`, joined by `&`, into a caller-provided buffer. Segments that are
+/// adjacent in `query` are copied together, so a query that loses nothing is one copy.
+struct Joiner<'q, 'b> {
+    query: &'q [u8],
     buf: &'b mut [u8],
     len: usize,
+    /// A run of adjacent segments not yet copied.
+    pending: Option<(usize, usize)>,
 }
 
-impl Joiner<'_> {
-    #[inline]
-    fn push(&mut self, segment: &[u8]) {
-        if self.len > 0 {
-            self.buf[self.len] = b'&';
-            self.len += 1;
+impl<'q, 'b> Joiner<'q, 'b> {
+    fn new(query: &'q [u8], buf: &'b mut [u8]) -> Self {
+        Joiner {
+            query,
+            buf,
+            len: 0,
+            pending: None,
         }
-        self.buf[self.len..self.len + segment.len()].copy_from_slice(segment);
-        self.len += segment.len();
+    }
+
+    #[inline]
+    fn push(&mut self, start: usize, end: usize) {
+        match &mut self.pending {
+            Some((_, run_end)) if *run_end + 1 == start => *run_end = end,
+            _ => {
+                self.flush();
+                self.pending = Some((start, end));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((start, end)) = self.pending.take() {
+            if self.len > 0 {
+                self.buf[self.len] = b'&';
+                self.len += 1;
+            }
+            let run = &self.query[start..end];
+            self.buf[self.len..self.len + run.len()].copy_from_slice(run);
+            self.len += run.len();
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.flush();
+        self.len
     }
 }
 
@@ -141,71 +217,95 @@ pub fn normalise(
     if query.len() > MAX_QUERY_LEN {
         return limited;
     }
-    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
+    if rules.sort {
+        return normalise_sorted(query, rules, bypass, args, stripped).unwrap_or(limited);
+    }
 
-    let mut kept: ArrayVec<Segment, MAX_ARGS_LIMIT> = ArrayVec::new();
-    let mut out = Joiner { buf: args, len: 0 };
-    let mut removed = Joiner {
-        buf: stripped,
-        len: 0,
-    };
+    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
+    let mut out = Joiner::new(query, args);
+    let mut removed = Joiner::new(query, stripped);
     let mut result = Normalised::default();
     let mut count = 0;
-    let mut start = 0;
-
-    for raw in query.split(|&c| c == b'&') {
-        let seg_start = start;
-        start += raw.len() + 1;
-        if raw.is_empty() {
-            continue;
-        }
+    for_each_segment(query, |seg| {
         count += 1;
         if count > max_args {
-            return limited;
+            return false;
         }
-        let name = Name::new(&raw[..raw.iter().position(|&c| c == b'=').unwrap_or(raw.len())]);
-        let survives =
-            rules.keep.as_ref().is_none_or(|k| k.matches(&name)) && !rules.strip.matches(&name);
-        if !survives {
-            removed.push(raw);
-            result.stripped += 1;
-            continue;
-        }
-        result.bypass = result.bypass || bypass.matches(&name);
-        if rules.sort {
-            // Offsets fit: the query is at most MAX_QUERY_LEN bytes.
-            let at = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
-            kept.push(Segment {
-                start: at(seg_start),
-                end: at(seg_start + raw.len()),
-                name_end: at(seg_start + name.raw().len()),
-            });
+        let name = seg.name(query);
+        if survives(rules, &name) {
+            result.bypass = result.bypass || bypass.matches(&name);
+            out.push(seg.start, seg.end);
         } else {
-            out.push(raw);
+            removed.push(seg.start, seg.end);
+            result.stripped += 1;
         }
+        true
+    });
+    if count > max_args {
+        return limited;
     }
-
-    let mut reordered = false;
-    if rules.sort {
-        // Equal names keep their order: ties are broken by position (`a[]=1&a[]=2` stays).
-        let by_name = |a: &Segment, b: &Segment| {
-            a.name(query)
-                .cmp_decoded(&b.name(query))
-                .then(a.start.cmp(&b.start))
-        };
-        if !kept.is_sorted_by(|a, b| by_name(a, b).is_le()) {
-            kept.sort_unstable_by(by_name);
-            reordered = true;
-        }
-        for seg in &kept {
-            out.push(seg.bytes(query));
-        }
-    }
-
-    result.args_len = out.len;
-    result.stripped_len = removed.len;
-    result.changed = reordered || out.len != query.len();
+    result.args_len = out.finish();
+    result.stripped_len = removed.finish();
+    result.changed = result.args_len != query.len();
     result
+}
+
+#[inline]
+fn survives(rules: &ArgRules, name: &Name<'_>) -> bool {
+    rules.keep.as_ref().is_none_or(|k| k.matches(name)) && !rules.strip.matches(name)
+}
+
+/// [`normalise`] with `microcache_sort_args on`; `None` past the limits.
+#[inline(never)]
+fn normalise_sorted(
+    query: &[u8],
+    rules: &ArgRules,
+    bypass: &GlobSet,
+    args: &mut [u8],
+    stripped: &mut [u8],
+) -> Option<Normalised> {
+    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
+    let mut kept: ArrayVec<Segment, MAX_ARGS_LIMIT> = ArrayVec::new();
+    let mut removed = Joiner::new(query, stripped);
+    let mut result = Normalised::default();
+    let mut count = 0;
+    for_each_segment(query, |seg| {
+        count += 1;
+        if count > max_args {
+            return false;
+        }
+        let name = seg.name(query);
+        if survives(rules, &name) {
+            result.bypass = result.bypass || bypass.matches(&name);
+            kept.push(seg);
+        } else {
+            removed.push(seg.start, seg.end);
+            result.stripped += 1;
+        }
+        true
+    });
+    if count > max_args {
+        return None;
+    }
+
+    // Equal names keep their order: ties are broken by position (`a[]=1&a[]=2` stays).
+    let by_name = |a: &Segment, b: &Segment| {
+        a.name(query)
+            .cmp_decoded(&b.name(query))
+            .then(a.start.cmp(&b.start))
+    };
+    let reordered = !kept.is_sorted_by(|a, b| by_name(a, b).is_le());
+    if reordered {
+        kept.sort_unstable_by(by_name);
+    }
+    let mut out = Joiner::new(query, args);
+    for seg in &kept {
+        out.push(seg.start, seg.end);
+    }
+    result.args_len = out.finish();
+    result.stripped_len = removed.finish();
+    result.changed = reordered || result.args_len != query.len();
+    Some(result)
 }
 
 /// Splits a request URI (`/path?query`) at its first `?`. The query is `None` when there is no

@@ -1,0 +1,135 @@
+//! `cargo bench -p microcache-core`: the normaliser on realistic queries.
+//!
+//! A plain harness (no extra dependencies): each case runs in batches, and the median batch
+//! gives ns per call. A counting allocator proves the calls allocate nothing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use microcache_core::query::{MAX_ARGS_LIMIT, MAX_QUERY_LEN};
+use microcache_core::{normalise, ArgRules, GlobSet};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn bench(name: &str, query: &[u8], rules: &ArgRules) {
+    // `cargo bench -p microcache-core -- sorted` runs the cases whose name contains "sorted".
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_some_and(|f| !name.contains(&f)) {
+        return;
+    }
+    let bypass = GlobSet::new(["add-to-cart"]);
+    let mut args = vec![0; query.len()];
+    let mut stripped = vec![0; query.len()];
+    let mut call = || {
+        black_box(normalise(
+            black_box(query),
+            rules,
+            &bypass,
+            &mut args,
+            &mut stripped,
+        ));
+    };
+    // Calibrate a batch to roughly 5 ms.
+    let mut batch = 1u64;
+    loop {
+        let t = Instant::now();
+        for _ in 0..batch {
+            call();
+        }
+        if t.elapsed().as_micros() > 5000 {
+            break;
+        }
+        batch *= 2;
+    }
+    let mut samples = [0f64; 31];
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for sample in &mut samples {
+        let t = Instant::now();
+        for _ in 0..batch {
+            call();
+        }
+        *sample = t.elapsed().as_nanos() as f64 / batch as f64;
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    samples.sort_by(f64::total_cmp);
+    println!(
+        "| {name:<44} | {:>5} | {:>9.1} | {:>9.1} | {:>11} |",
+        query.len(),
+        samples[samples.len() / 2],
+        samples[samples.len() / 2] / query.len().max(1) as f64,
+        allocations
+    );
+}
+
+fn main() {
+    let default = ArgRules::default();
+    let sorted = ArgRules {
+        sort: true,
+        ..ArgRules::default()
+    };
+    let wildcards = ArgRules {
+        strip: GlobSet::new(["*a*a*a*b", "*%*", "z*"]),
+        keep: Some(GlobSet::new(["*"])),
+        sort: true,
+        max_args: MAX_ARGS_LIMIT,
+    };
+    println!("| case                                         | bytes | ns/call   | ns/byte   | allocations |");
+    println!("|----------------------------------------------|-------|-----------|-----------|-------------|");
+    bench(
+        "6 params, 3 tracking (default rules)",
+        b"p=12&utm_source=newsletter&s=shoes&utm_medium=email&gclid=Cj0KCQiA&color=red",
+        &default,
+    );
+    bench(
+        "6 params, none tracking (default rules)",
+        b"p=12&s=shoes&color=red&size=42&page=2&orderby=price",
+        &default,
+    );
+    bench(
+        "6 params, 3 tracking, sorted",
+        b"p=12&utm_source=newsletter&s=shoes&utm_medium=email&gclid=Cj0KCQiA&color=red",
+        &sorted,
+    );
+    bench("empty query", b"", &default);
+    let long_clean = b"a=1&".repeat(MAX_QUERY_LEN / 8);
+    bench(
+        "2 KiB, 512 params, max_args 1024",
+        &long_clean,
+        &ArgRules {
+            max_args: MAX_ARGS_LIMIT,
+            ..default.clone()
+        },
+    );
+    let escaped = b"%61&".repeat(MAX_QUERY_LEN / 8);
+    bench(
+        "2 KiB escaped names, wildcard rules, sorted",
+        &escaped,
+        &wildcards,
+    );
+    let escaped = b"%61&".repeat(MAX_QUERY_LEN / 4);
+    bench(
+        "4 KiB escaped names, wildcard rules, sorted",
+        &escaped,
+        &wildcards,
+    );
+}

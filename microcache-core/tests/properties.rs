@@ -1,0 +1,203 @@
+//! Property tests of the normaliser: what holds for every query and every rule set.
+
+use microcache_core::decode::Decoded;
+use microcache_core::query::{MAX_ARGS_LIMIT, MAX_QUERY_LEN};
+use microcache_core::{normalise, split_request_uri, ArgRules, GlobSet, Normalised};
+use proptest::prelude::*;
+
+/// Names drawn from a small alphabet so that rules and queries collide often, including
+/// percent-encoded spellings of the same name.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("utm_source".to_owned()),
+        Just("utm%5Fmedium".to_owned()),
+        Just("gclid".to_owned()),
+        Just("%67clid".to_owned()),
+        Just("a[]".to_owned()),
+        Just("p".to_owned()),
+        Just("%70".to_owned()),
+        Just("".to_owned()),
+        "[a-c%_=]{0,4}",
+    ]
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    (name(), proptest::option::of("[a-z0-9%;+=/?]{0,6}")).prop_map(|(n, v)| match v {
+        Some(v) => format!("{n}={v}"),
+        None => n,
+    })
+}
+
+fn query() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => proptest::collection::vec(prop_oneof![segment(), Just(String::new())], 0..12)
+            .prop_map(|segs| segs.join("&").into_bytes()),
+        1 => proptest::collection::vec(any::<u8>(), 0..200),
+    ]
+}
+
+fn pattern() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("utm_*".to_owned()),
+        Just("gclid".to_owned()),
+        Just("*".to_owned()),
+        Just("a*".to_owned()),
+        Just("*[]".to_owned()),
+        Just("p".to_owned()),
+        "[a-c_*]{1,4}",
+    ]
+}
+
+fn rules() -> impl Strategy<Value = ArgRules> {
+    (
+        proptest::collection::vec(pattern(), 0..4),
+        proptest::option::of(proptest::collection::vec(pattern(), 0..4)),
+        any::<bool>(),
+        1usize..16,
+    )
+        .prop_map(|(strip, keep, sort, max_args)| ArgRules {
+            strip: GlobSet::new(strip),
+            keep: keep.map(GlobSet::new),
+            sort,
+            max_args,
+        })
+}
+
+struct Output {
+    args: Vec<u8>,
+    stripped: Vec<u8>,
+    result: Normalised,
+}
+
+fn run(query: &[u8], rules: &ArgRules) -> Output {
+    let mut args = vec![0; query.len()];
+    let mut stripped = vec![0; query.len()];
+    let result = normalise(query, rules, &GlobSet::default(), &mut args, &mut stripped);
+    args.truncate(result.args_len);
+    stripped.truncate(result.stripped_len);
+    Output {
+        args,
+        stripped,
+        result,
+    }
+}
+
+fn segments(q: &[u8]) -> Vec<&[u8]> {
+    q.split(|&c| c == b'&').filter(|s| !s.is_empty()).collect()
+}
+
+fn decoded_name(segment: &[u8]) -> Vec<u8> {
+    let end = segment
+        .iter()
+        .position(|&c| c == b'=')
+        .unwrap_or(segment.len());
+    Decoded::new(&segment[..end]).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    /// Normalising a normalised query changes nothing: internal redirects are safe.
+    #[test]
+    fn idempotent(q in query(), rules in rules()) {
+        let once = run(&q, &rules);
+        prop_assume!(!once.result.limited);
+        let twice = run(&once.args, &rules);
+        prop_assert_eq!(&twice.args, &once.args);
+        prop_assert!(!twice.result.changed);
+        prop_assert_eq!(twice.result.stripped, 0);
+    }
+
+    /// Whole segments are moved, never re-encoded: the output segments plus the stripped ones
+    /// are exactly the input's non-empty segments.
+    #[test]
+    fn segments_are_kept_byte_for_byte(q in query(), rules in rules()) {
+        let out = run(&q, &rules);
+        prop_assume!(!out.result.limited);
+        let mut all: Vec<&[u8]> = segments(&out.args);
+        all.extend(segments(&out.stripped));
+        let mut input = segments(&q);
+        all.sort();
+        input.sort();
+        prop_assert_eq!(all, input);
+        prop_assert_eq!(segments(&out.stripped).len(), out.result.stripped);
+        prop_assert_eq!(out.result.changed, out.args != q);
+        // Nothing empty survives: no leading, trailing or doubled '&'.
+        prop_assert!(!out.args.starts_with(b"&") && !out.args.ends_with(b"&"));
+        prop_assert!(!out.args.windows(2).any(|w| w == b"&&"));
+    }
+
+    /// Without sorting, surviving segments keep their order; with sorting, they are ordered by
+    /// decoded name and equal names keep their order.
+    #[test]
+    fn order(q in query(), rules in rules()) {
+        let out = run(&q, &rules);
+        prop_assume!(!out.result.limited);
+        let survivors: Vec<&[u8]> = segments(&out.args);
+        let in_input_order: Vec<&[u8]> = {
+            let mut pool = survivors.clone();
+            segments(&q).into_iter().filter(|s| {
+                match pool.iter().position(|p| p == s) {
+                    Some(i) => { pool.remove(i); true }
+                    None => false,
+                }
+            }).collect()
+        };
+        if rules.sort {
+            let mut expected = in_input_order.clone();
+            expected.sort_by_key(|s| decoded_name(s));
+            prop_assert_eq!(survivors, expected);
+        } else {
+            prop_assert_eq!(survivors, in_input_order);
+        }
+    }
+
+    /// The limits are exact: too many segments or too long a query leaves everything as is.
+    #[test]
+    fn limits(q in query(), rules in rules()) {
+        let out = run(&q, &rules);
+        let over = segments(&q).len() > rules.max_args || q.len() > MAX_QUERY_LEN;
+        prop_assert_eq!(out.result.limited, over);
+        if over {
+            prop_assert!(out.args.is_empty() && out.stripped.is_empty());
+        }
+    }
+
+    /// Any bytes at all: no panic, and the output fits in the input's size.
+    #[test]
+    fn any_bytes(q in proptest::collection::vec(any::<u8>(), 0..6000), rules in rules()) {
+        let out = run(&q, &rules);
+        prop_assert!(out.result.args_len <= q.len() && out.result.stripped_len <= q.len());
+    }
+
+    /// The key's query is the origin's query: what follows the first `?` of
+    /// `path ? normalised-args` is the normalised args.
+    #[test]
+    fn request_uri_carries_the_args(path in "/[a-z%0-9/]{0,10}", q in query(), rules in rules()) {
+        let out = run(&q, &rules);
+        let args = if out.result.limited { q.clone() } else { out.args };
+        let mut uri = path.clone().into_bytes();
+        if !args.is_empty() {
+            uri.push(b'?');
+            uri.extend_from_slice(&args);
+        }
+        let (p, forwarded) = split_request_uri(&uri);
+        prop_assert_eq!(p, path.as_bytes());
+        prop_assert_eq!(forwarded.unwrap_or_default(), &args[..]);
+    }
+}
+
+#[test]
+fn worst_case_inputs_are_accepted() {
+    // Every segment escaped, every pattern a wildcard: the slow paths, at the limits.
+    let rules = ArgRules {
+        strip: GlobSet::new(["*a*a*a*b", "*%*", "a*"]),
+        keep: Some(GlobSet::new(["*"])),
+        sort: true,
+        max_args: MAX_ARGS_LIMIT,
+    };
+    let q = b"%61&".repeat(MAX_QUERY_LEN / 4);
+    let out = run(&q, &rules);
+    assert!(!out.result.limited);
+    assert_eq!(out.result.stripped, MAX_QUERY_LEN / 4);
+}
