@@ -9,7 +9,9 @@ DEBIAN_TREE    := $(CURDIR)/target/nginx-debian
 DEBIAN_SO      := $(CURDIR)/target/debian/release/$(MODULE_SO)
 DEBIAN_NGINX   := /usr/sbin/nginx
 
-.PHONY: deps build vendored debian lint unit test-nginx test run
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test run
 
 deps:
 	scripts/install-deps.sh
@@ -34,11 +36,23 @@ lint:
 unit:
 	$(CARGO) test --release -p microcache-core
 
+# libFuzzer on the normaliser for FUZZ_SECONDS. cargo-fuzz needs nightly-only flags; the one
+# toolchain here is stable, hence RUSTC_BOOTSTRAP.
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
+	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O normalise -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
+
+# The Test::Nginx suites, against both nginx builds.
 test-nginx: build
 	t/run-tests.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	t/run-tests.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
-test: deps lint unit test-nginx
+test-reload: build
+	scripts/test-reload.sh $(VENDORED_NGINX) $(VENDORED_SO)
+	scripts/test-reload.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
+
+test: deps lint unit fuzz test-nginx test-reload
 
 run: deps debian
 	staging/run.sh
