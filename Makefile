@@ -11,7 +11,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test run
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-docker test run
 
 deps:
 	scripts/install-deps.sh
@@ -52,7 +52,18 @@ test-reload: build
 	scripts/test-reload.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	scripts/test-reload.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
-test: deps lint unit fuzz test-nginx test-reload
+# The shipped configuration itself, through the staging machinery, on both nginx builds.
+test-shipped: build
+	scripts/test-shipped.sh
 
-run: deps debian
+# The staging image, built and run with podman (no Docker engine needed).
+test-docker:
+	scripts/install-deps.sh docker
+	scripts/test-docker.sh
+
+test: deps lint unit fuzz test-nginx test-reload test-shipped test-docker
+
+run:
+	scripts/install-deps.sh build staging
+	$(MAKE) debian
 	staging/run.sh

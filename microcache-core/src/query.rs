@@ -221,9 +221,30 @@ pub fn normalise(
         return normalise_sorted(query, rules, bypass, args, stripped).unwrap_or(limited);
     }
 
-    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
     let mut out = Joiner::new(query, args);
     let mut removed = Joiner::new(query, stripped);
+    let Some(mut result) = sift(query, rules, bypass, &mut removed, |seg| {
+        out.push(seg.start, seg.end)
+    }) else {
+        return limited;
+    };
+    result.args_len = out.finish();
+    result.stripped_len = removed.finish();
+    result.changed = result.args_len != query.len();
+    result
+}
+
+/// Applies the rules to every segment: removed ones go to `removed`, surviving ones to
+/// `keep`. `None` past `max_args` segments.
+#[inline]
+fn sift(
+    query: &[u8],
+    rules: &ArgRules,
+    bypass: &GlobSet,
+    removed: &mut Joiner<'_, '_>,
+    mut keep: impl FnMut(Segment),
+) -> Option<Normalised> {
+    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
     let mut result = Normalised::default();
     let mut count = 0;
     for_each_segment(query, |seg| {
@@ -232,27 +253,18 @@ pub fn normalise(
             return false;
         }
         let name = seg.name(query);
-        if survives(rules, &name) {
+        let survives =
+            rules.keep.as_ref().is_none_or(|k| k.matches(&name)) && !rules.strip.matches(&name);
+        if survives {
             result.bypass = result.bypass || bypass.matches(&name);
-            out.push(seg.start, seg.end);
+            keep(seg);
         } else {
             removed.push(seg.start, seg.end);
             result.stripped += 1;
         }
         true
     });
-    if count > max_args {
-        return limited;
-    }
-    result.args_len = out.finish();
-    result.stripped_len = removed.finish();
-    result.changed = result.args_len != query.len();
-    result
-}
-
-#[inline]
-fn survives(rules: &ArgRules, name: &Name<'_>) -> bool {
-    rules.keep.as_ref().is_none_or(|k| k.matches(name)) && !rules.strip.matches(name)
+    (count <= max_args).then_some(result)
 }
 
 /// [`normalise`] with `microcache_sort_args on`; `None` past the limits.
@@ -264,29 +276,9 @@ fn normalise_sorted(
     args: &mut [u8],
     stripped: &mut [u8],
 ) -> Option<Normalised> {
-    let max_args = rules.max_args.min(MAX_ARGS_LIMIT);
     let mut kept: ArrayVec<Segment, MAX_ARGS_LIMIT> = ArrayVec::new();
     let mut removed = Joiner::new(query, stripped);
-    let mut result = Normalised::default();
-    let mut count = 0;
-    for_each_segment(query, |seg| {
-        count += 1;
-        if count > max_args {
-            return false;
-        }
-        let name = seg.name(query);
-        if survives(rules, &name) {
-            result.bypass = result.bypass || bypass.matches(&name);
-            kept.push(seg);
-        } else {
-            removed.push(seg.start, seg.end);
-            result.stripped += 1;
-        }
-        true
-    });
-    if count > max_args {
-        return None;
-    }
+    let mut result = sift(query, rules, bypass, &mut removed, |seg| kept.push(seg))?;
 
     // Equal names keep their order: ties are broken by position (`a[]=1&a[]=2` stays).
     let by_name = |a: &Segment, b: &Segment| {

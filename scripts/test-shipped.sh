@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# Checks of the SHIPPED configuration (conf/, deploy/) against a real nginx +
+# ngx_http_microcache_module + PHP-FPM, through the staging machinery
+# (staging/run.sh) on loopback test ports. Each check prints PASS or FAIL with
+# what it saw; the exit status is non-zero when any check failed.
+#
+#   scripts/test-shipped.sh
+#
+# Needs `make build` (both module builds) and `make deps`. Environment:
+#   DEBIAN_NGINX (/usr/sbin/nginx)          DEBIAN_SO (target/debian/release/libngx_http_microcache_module.so)
+#   VENDORED_NGINX (target/nginx-vendored/nginx)  VENDORED_SO (target/release/libngx_http_microcache_module.so)
+#   TEST_PORT_BASE (18080): uses TEST_PORT_BASE .. +3 (HTTP/HTTPS for each nginx build)
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo" || exit 1
+so=libngx_http_microcache_module.so
+debian_nginx=${DEBIAN_NGINX:-/usr/sbin/nginx}
+debian_so=${DEBIAN_SO:-$repo/target/debian/release/$so}
+vendored_nginx=${VENDORED_NGINX:-$repo/target/nginx-vendored/nginx}
+vendored_so=${VENDORED_SO:-$repo/target/release/$so}
+base=${TEST_PORT_BASE:-18080}
+http_port=$base https_port=$((base + 1))
+v_http_port=$((base + 2)) v_https_port=$((base + 3))
+name=example.com
+work=$repo/target/test-shipped
+dir=$work/debian
+vdir=$work/vendored
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); printf 'PASS  %s — %s\n' "$1" "$2"; }
+fail() { failed=$((failed + 1)); printf 'FAIL  %s — %s\n' "$1" "$2"; }
+skip() { printf 'SKIP  %s — %s\n' "$1" "$2"; }
+# check NAME OK-TEXT SAW-TEXT CONDITION...
+check() {
+    local what=$1 saw=$2
+    shift 2
+    if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi
+}
+section() { printf '\n== %s\n' "$*"; }
+
+staging() { # staging DIR HTTP HTTPS NGINX SO COMMAND
+    STAGING_DIR=$1 STAGING_HTTP_PORT=$2 STAGING_HTTPS_PORT=$3 STAGING_NGINX=$4 STAGING_MODULE=$5 \
+    STAGING_LISTEN=127.0.0.1 STAGING_DETACH=1 STAGING_TIMEOUT=20 STAGING_PHP_CHILDREN=4 \
+        timeout 90 "$repo/staging/run.sh" "$6"
+}
+cleanup() {
+    staging "$dir" "$http_port" "$https_port" "$debian_nginx" "$debian_so" stop >/dev/null 2>&1
+    staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+# --- HTTP helpers (every request bounded by --max-time) ---
+hdrs=$work/headers body=$work/body
+# req [curl args...] URL-PATH: HTTPS request to the site; headers in $hdrs,
+# body in $body; prints curl's exit code and the HTTP status.
+req() {
+    local path=${*: -1} args=("${@:1:$#-1}") rc
+    curl -sk --max-time 5 --resolve "$name:$https_port:127.0.0.1" -D "$hdrs" -o "$body" \
+        -w '%{http_code}' "${args[@]}" "https://$name:$https_port$path" >"$work/code" 2>/dev/null
+    rc=$?
+    echo "$rc $(cat "$work/code")"
+}
+hdr() { tr -d '\r' <"$hdrs" | sed -n "s/^$1: //Ip" | tail -n 1; }
+renders() { grep -cF " GET $1 " "$dir/logs/renders.log" 2>/dev/null || true; }
+renders_m() { grep -cF " $1 $2 " "$dir/logs/renders.log" 2>/dev/null || true; }
+
+mkdir -p "$work"
+start_time=$SECONDS
+
+section "prerequisites"
+missing=()
+for f in "$debian_nginx" "$debian_so" "$vendored_nginx" "$vendored_so"; do [ -e "$f" ] || missing+=("$f"); done
+for c in curl openssl php-fpm8.2 timeout; do command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || missing+=("$c"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    fail "prerequisites" "missing: ${missing[*]} (make deps build)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+pass "prerequisites" "both nginx builds and modules, PHP-FPM, curl, openssl"
+cleanup
+
+section "nginx -t on the shipped configuration, both nginx builds"
+for build in debian vendored; do
+    if [ $build = debian ]; then n=$debian_nginx m=$debian_so d=$work/check-debian
+    else n=$vendored_nginx m=$vendored_so d=$work/check-vendored; fi
+    out=$(STAGING_DIR=$d STAGING_NGINX=$n STAGING_MODULE=$m STAGING_HTTP_PORT=$http_port STAGING_HTTPS_PORT=$https_port \
+        timeout 60 staging/run.sh check 2>&1)
+    rc=$?
+    ver=$("$n" -v 2>&1 | sed 's/.*: //')
+    emerg=$(grep -c '\[emerg\]' <<<"$out")
+    check "nginx -t ($ver, ${m#"$repo"/})" \
+        "exit $rc, $emerg [emerg]; $(tr '\n' ' ' <<<"$out" | cut -c1-300)" \
+        test "$rc" = 0 -a "$emerg" = 0
+done
+
+section "deploy/ tuning files"
+# sysctl.d: every key exists on this kernel, every value is well-formed.
+bad=""
+keys=0
+while IFS='=' read -r k v; do
+    k=$(echo "$k" | xargs) v=$(echo "$v" | xargs)
+    [ -n "$k" ] || continue
+    keys=$((keys + 1))
+    [ -e "/proc/sys/${k//.//}" ] || bad+=" $k(unknown)"
+    [[ "$v" =~ ^[0-9a-z_]+( [0-9]+)*$ ]] || bad+=" $k(value '$v')"
+done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' deploy/sysctl.d/*.conf)
+check "sysctl.d keys exist and parse" "$keys keys${bad:+, bad:$bad}" test -z "$bad" -a "$keys" -gt 10
+cc_ok=$(grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null \
+    || modinfo tcp_bbr >/dev/null 2>&1 && echo yes || echo no)
+check "BBR available (modules-load.d/tcp_bbr.conf)" "tcp_bbr available: $cc_ok" test "$cc_ok" = yes
+# fstab: mount the shipped line for real, in a private mount namespace.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    t=$(mktemp -d)
+    mkdir -p "$t/dev/shm/nginx-cache"
+    out=$(timeout 20 unshare -m sh -c "mount --fstab '$repo/deploy/fstab' --target-prefix '$t' /dev/shm/nginx-cache \
+        && findmnt -n -o FSTYPE,OPTIONS '$t/dev/shm/nginx-cache'" 2>&1)
+    rc=$?
+    rm -rf "$t"
+    check "fstab line mounts (private namespace)" "$out" \
+        bash -c "[ $rc = 0 ] && grep -q '^tmpfs .*size=1048576k' <<<'$out'"
+else
+    skip "fstab line mounts (private namespace)" "needs root and unshare"
+fi
+cpath=$(grep -oE 'fastcgi_cache_path +[^ ]+' conf/nginx.conf | awk '{print $2}')
+mpoint=$(sed -e 's/#.*//' deploy/fstab | awk 'NF >= 4 {print $2}')
+check "fstab mount point = fastcgi_cache_path" "fastcgi_cache_path $cpath, fstab $mpoint" test -n "$cpath" -a "$cpath" = "$mpoint"
+out=$(mktemp -d)
+sed -e "s|/run/php/php8.2-fpm.sock|$out/s.sock|" -e "s|/var/log/php8.2-fpm.slow.log|$out/slow.log|" \
+    deploy/php-fpm/www.conf >"$out/www.conf"
+printf '[global]\npid=%s/pid\nerror_log=%s/err.log\ninclude=%s/www.conf\n' "$out" "$out" "$out" >"$out/fpm.conf"
+mkdir "$out/conf.d" && cp deploy/php-fpm/*.ini "$out/conf.d/"
+res=$(PHP_INI_SCAN_DIR=":$out/conf.d" timeout 20 php-fpm8.2 -t -y "$out/fpm.conf" 2>&1)
+rc=$?
+rm -rf "$out"
+check "php-fpm -t on deploy/php-fpm (pool + opcache ini)" "$(tail -n 1 <<<"$res")" test $rc = 0
+check "PHP-FPM pool is static" "$(grep -E '^pm( |\.max_children|\.max_requests)' deploy/php-fpm/www.conf | tr '\n' ' ')" \
+    grep -q '^pm = static' deploy/php-fpm/www.conf
+
+section "staging on Debian's nginx (https $https_port, http $http_port)"
+t0=$SECONDS
+out=$(staging "$dir" "$http_port" "$https_port" "$debian_nginx" "$debian_so" start 2>&1)
+rc=$?
+check "staging/run.sh starts and answers" "exit $rc in $((SECONDS - t0))s: $(grep -m1 -E 'running|staging:' <<<"$out")" test $rc = 0
+if [ $rc != 0 ]; then
+    echo "$out" | tail -n 20
+    tail -n 20 "$dir/logs/error.log" 2>/dev/null
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+st=$(STAGING_DIR=$dir staging/run.sh status 2>&1)
+check "staging/run.sh status" "$st" grep -q running <<<"$st"
+
+section "TLS and HTTP/2"
+out=$(curl -sk --max-time 5 --tlsv1.2 --tls-max 1.2 --resolve "$name:$https_port:127.0.0.1" \
+    -o /dev/null -w '%{http_code}' "https://$name:$https_port/" 2>&1)
+rc=$?
+check "TLS 1.2 refused" "curl --tls-max 1.2: exit $rc (35 = handshake failed), status ${out:-none}" test $rc = 35
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:$https_port" -servername $name -tls1_2 </dev/null 2>&1 | tr -d '\0')
+saw=$(grep -m1 -oE 'alert [a-z ]+|Cipher is [^ ]+' <<<"$out" | head -n 1)
+check "TLS 1.2 refused (openssl s_client -tls1_2)" "${saw:-no alert}" grep -q 'Cipher is (NONE)' <<<"$out"
+out=$(curl -skv --max-time 5 --http2 --resolve "$name:$https_port:127.0.0.1" -o /dev/null \
+    -w 'http_version=%{http_version}\n' "https://$name:$https_port/" 2>&1)
+tls=$(grep -m1 -oE 'SSL connection using [^ ]+' <<<"$out")
+hv=$(grep -m1 -oE 'http_version=[0-9.]+' <<<"$out")
+check "TLS 1.3 + HTTP/2" "$tls, $hv" bash -c "[[ '$tls' == *TLSv1.3 && '$hv' == http_version=2 ]]"
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:$https_port" -servername $name -alpn h2 </dev/null 2>&1 | tr -d '\0')
+alpn=$(grep -m1 -oE 'ALPN protocol: [^ ]+' <<<"$out")
+check "ALPN h2 offered" "${alpn:-no ALPN}" test "$alpn" = "ALPN protocol: h2"
+
+section "HTTP -> HTTPS, unknown hosts"
+out=$(curl -s --max-time 5 --resolve "$name:$http_port:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
+    "http://$name:$http_port/some/page?utm_source=x&p=1")
+check "HTTP redirects to HTTPS" "$out" test "$out" = "301 https://$name:$https_port/some/page?utm_source=x&p=1"
+out=$(curl -s --max-time 5 -H 'Host: unknown.example.net' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/" 2>&1)
+rc=$?
+# 444 closes without a response; with reset_timedout_connection on, by a reset.
+check "unknown Host on HTTP: connection closed (444)" "curl exit $rc (52 empty reply / 56 reset), status $out" \
+    bash -c "[ '$out' = 000 ] && { [ $rc = 52 ] || [ $rc = 56 ]; }"
+out=$(curl -sk --max-time 5 --resolve "unknown.example.net:$https_port:127.0.0.1" -o /dev/null -w '%{http_code}' \
+    "https://unknown.example.net:$https_port/" 2>&1)
+rc=$?
+check "unknown SNI on HTTPS: handshake rejected" "curl exit $rc (35 = handshake failed), status $out" test $rc = 35
+out=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https_port/" 2>&1)
+rc=$?
+check "no SNI (IP address) on HTTPS: handshake rejected" "curl exit $rc, status $out" test $rc = 35
+out=$(curl -sk --http1.1 --max-time 5 --resolve "$name:$https_port:127.0.0.1" -H 'Host: unknown.example.net' \
+    -o /dev/null -w '%{http_code}' "https://$name:$https_port/" 2>&1)
+rc=$?
+check "SNI $name but unknown Host: connection closed" "curl exit $rc (52 empty reply / 56 reset), status $out" \
+    bash -c "[ '$out' = 000 ] && { [ $rc = 52 ] || [ $rc = 56 ]; }"
+
+section "micro-cache"
+r1=$(req "/?p=1")
+c1=$(hdr X-FastCGI-Cache) t1=$(hdr X-Demo-Rendered)
+r2=$(req "/?p=1")
+c2=$(hdr X-FastCGI-Cache) t2=$(hdr X-Demo-Rendered)
+check "MISS then HIT" "$r1 $c1, then $r2 $c2; rendered '$t1' / '$t2'; PHP ran $(renders '/?p=1')x" \
+    test "$r1 $c1 $r2 $c2" = "0 200 MISS 0 200 HIT" -a "$t1" = "$t2" -a "$(renders '/?p=1')" = 1
+
+r1=$(req "/tracked/?p=2&utm_source=newsletter&utm_medium=email")
+c1=$(hdr X-FastCGI-Cache) u1=$(hdr X-Demo-Request-Uri) q1=$(hdr X-Demo-Query-String)
+r2=$(req "/tracked/?gclid=abc123&p=2&fbclid=x")
+c2=$(hdr X-FastCGI-Cache) u2=$(hdr X-Demo-Request-Uri)
+n=$(renders '/tracked/?p=2')
+check "tracking variants share one entry and one PHP execution" \
+    "utm_*: $c1, gclid/fbclid: $c2; PHP ran $n x" test "$c1 $c2 $n" = "MISS HIT 1"
+check "PHP receives the normalised query" "REQUEST_URI '$u1' QUERY_STRING '$q1' (2nd: '$u2')" \
+    test "$u1|$q1|$u2" = "/tracked/?p=2|p=2|/tracked/?p=2"
+req "/only-tracking/?utm_campaign=x" >/dev/null
+u1=$(hdr X-Demo-Request-Uri)
+check "a query of tracking ids only leaves no '?'" "REQUEST_URI '$u1'" test "$u1" = "/only-tracking/"
+r1=$(req -I "/?p=1")
+check "HEAD is cached under its own key" "$r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = MISS
+
+req "/member/?p=3" >/dev/null
+req "/member/?p=3" >/dev/null
+primed=$(hdr X-FastCGI-Cache)
+r1=$(req -H 'Cookie: theme=dark; wordpress_logged_in_0123abcd=admin%7C1700000000' "/member/?p=3")
+c1=$(hdr X-FastCGI-Cache)
+check "logged-in cookie bypasses" "primed $primed, with wordpress_logged_in_*: $r1 $c1; PHP ran $(renders '/member/?p=3')x" \
+    test "$primed $c1 $(renders '/member/?p=3')" = "HIT BYPASS 2"
+r1=$(req "/member/?p=3")
+check "bypassed response was not stored for others" "next anonymous request: $(hdr X-FastCGI-Cache)" \
+    test "$(hdr X-FastCGI-Cache)" = HIT
+r1=$(req -H 'Cookie: woocommerce_items_in_cart=1; woocommerce_cart_hash=abc' "/member/?p=3")
+check "cart cookie bypasses" "woocommerce_items_in_cart: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req -H 'Cookie: wordpress_test_cookie=WP%20Cookie%20check' "/member/?p=3")
+check "unrelated cookie still served from cache" "wordpress_test_cookie: $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = HIT
+# POST is not a cache method at all: nginx reports no cache status (or BYPASS).
+before=$(renders_m POST '/member/?p=3')
+r1=$(req --data 'comment=hi' "/member/?p=3")
+c1=$(hdr X-FastCGI-Cache)
+n=$(($(renders_m POST '/member/?p=3') - before))
+check "POST bypasses" "$r1, X-FastCGI-Cache '${c1}'; PHP ran for it: ${n}x" \
+    bash -c "[ '$r1' = '0 200' ] && [ '$n' = 1 ] && { [ -z '$c1' ] || [ '$c1' = BYPASS ]; }"
+r1=$(req "/cart/")
+r2=$(req "/cart/")
+check "WooCommerce cart path bypasses" "/cart/: $r1 $(hdr X-FastCGI-Cache) x2, PHP ran $(renders '/cart/')x" \
+    test "$(hdr X-FastCGI-Cache) $(renders '/cart/')" = "BYPASS 2"
+r1=$(req "/shop/?add-to-cart=42")
+check "add-to-cart argument bypasses" "$r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req -H 'Authorization: Basic dXNlcjpwYXNz' "/?p=1")
+check "Authorization header bypasses" "$r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/wp-admin/")
+check "wp-admin path bypasses" "/wp-admin/: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/wp%2Dadmin/")
+check "percent-encoding cannot evade the path rule" "/wp%2Dadmin/: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/wp-json/wp/v2/posts")
+check "REST API bypasses" "/wp-json/...: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/?rest_route=/wp/v2/posts")
+check "REST API via ?rest_route bypasses" "$r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/feed/")
+r2=$(req "/feed/")
+check "feeds are cached" "/feed/: $r1 then $r2 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = HIT
+
+r1=$(req "/cookie.php")
+c1=$(hdr X-FastCGI-Cache) sc=$(hdr Set-Cookie)
+r2=$(req "/cookie.php")
+c2=$(hdr X-FastCGI-Cache)
+check "a response with Set-Cookie is not stored" "1st $c1 (Set-Cookie: ${sc%%;*}), 2nd $c2, PHP ran $(renders '/cookie.php')x" \
+    test "$c1 $c2 $(renders '/cookie.php')" = "MISS MISS 2" -a -n "$sc"
+
+req "/?p=1&format=json" >/dev/null
+check "PHP runs with the shipped opcache settings" "$(grep -o '"opcache": "[^"]*"' "$body")" \
+    grep -q '"opcache": "enabled=1 validate_timestamps=0"' "$body"
+r1=$(req "/.git/config")
+check "dotfiles denied" "/.git/config: $r1" test "$r1" = "0 403"
+r1=$(req "/wp-content/uploads/shell.php")
+check "PHP in uploads denied" "$r1" test "$r1" = "0 403"
+
+section "admin endpoints (loopback only)"
+r1=$(req "/microcache-status")
+check "status answers JSON" "$r1 $(head -c 120 "$body" | tr '\n' ' ')" bash -c "[ '$r1' = '0 200' ] && grep -q '{' '$body'"
+r1=$(req "/microcache-status?format=prometheus")
+check "status answers Prometheus text" "$r1 $(grep -m1 -v '^#' "$body" | head -c 100)" \
+    bash -c "[ '$r1' = '0 200' ] && grep -qE '^[a-z_]+(\\{[^}]*\\})? [0-9]' '$body'"
+req "/purgeme/?p=9" >/dev/null
+req "/purgeme/?p=9&utm_source=x" >/dev/null
+c0=$(hdr X-FastCGI-Cache)
+r1=$(req "/purge/purgeme/?p=9&utm_source=y")
+p1=$(head -c 200 "$body" | tr '\n' ' ')
+req "/purgeme/?p=9" >/dev/null
+c1=$(hdr X-FastCGI-Cache)
+check "purge (Nginx Helper GET /purge/<path>) removes the entry" "before $c0; purge: $r1 $p1; after: $c1" \
+    test "$c0 $r1 $c1" = "HIT 0 200 MISS"
+r1=$(req "/purge/never-cached/")
+check "purge of an uncached URL answers 404" "$r1" test "$r1" = "0 404"
+req "/?p=1" >/dev/null
+c0=$(hdr X-FastCGI-Cache)
+r1=$(req -X PURGE "/purgeall")
+req "/?p=1" >/dev/null
+c1=$(hdr X-FastCGI-Cache)
+check "PURGE /purgeall empties the cache" "before $c0; purge: $r1; after $c1" test "$c0 ${r1#0 } $c1" = "HIT 200 MISS"
+r1=$(req "/fpm-ping")
+check "PHP-FPM ping through nginx" "$r1 $(head -c 20 "$body")" bash -c "[ '$r1' = '0 200' ] && grep -q pong '$body'"
+# From another address of this machine (source address != loopback).
+other=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+if [ -n "$other" ]; then
+    codes=""
+    for p in /microcache-status /purge/x /purgeall /fpm-status /fpm-ping; do
+        codes+="$p $(curl -sk --max-time 5 --interface "$other" --resolve "$name:$https_port:127.0.0.1" \
+            -o /dev/null -w '%{http_code}' "https://$name:$https_port$p" 2>/dev/null), "
+    done
+    codes=${codes%, }
+    check "admin endpoints refused from $other" "$codes" bash -c "! grep -qvE '^ ?/[a-z/-]+ 403$' <<<\"\$(tr ',' '\n' <<<'$codes')\""
+else
+    skip "admin endpoints refused from other addresses" "no non-loopback IPv4 address"
+fi
+
+section "stop"
+out=$(staging "$dir" "$http_port" "$https_port" "$debian_nginx" "$debian_so" stop 2>&1)
+rc=$?
+left=$(curl -sk --max-time 2 --resolve "$name:$https_port:127.0.0.1" -o /dev/null -w '%{http_code}' "https://$name:$https_port/" 2>/dev/null)
+check "staging/run.sh stop stops both daemons" "exit $rc: $(tr '\n' ' ' <<<"$out"); afterwards: ${left:-no answer}" \
+    test "$rc" = 0 -a "$left" = 000 -a ! -e "$dir/run/nginx.pid" -a ! -e "$dir/run/php-fpm.pid"
+
+section "staging on the vendored nginx (https $v_https_port)"
+out=$(staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
+rc=$?
+check "staging/run.sh starts with $("$vendored_nginx" -v 2>&1 | sed 's/.*: //')" "exit $rc: $(grep -m1 -E 'running|staging:' <<<"$out")" test $rc = 0
+if [ $rc = 0 ]; then
+    a=$(curl -sk --max-time 5 --resolve "$name:$v_https_port:127.0.0.1" -o /dev/null -w '%{http_version} ' -D - \
+        "https://$name:$v_https_port/v/?p=1&utm_source=a" | tr -d '\r' | sed -n 's/^x-fastcgi-cache: //Ip')
+    b=$(curl -sk --max-time 5 --resolve "$name:$v_https_port:127.0.0.1" -o /dev/null -D - \
+        "https://$name:$v_https_port/v/?gclid=1&p=1" | tr -d '\r' | sed -n 's/^x-fastcgi-cache: //Ip')
+    check "vendored: tracking variants MISS then HIT" "$a then $b" test "$a $b" = "MISS HIT"
+    staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
+fi
+
+printf '\ntest-shipped: %ss\n' "$((SECONDS - start_time))"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
