@@ -207,6 +207,13 @@ check "tracking variants share one entry and one PHP execution" \
     "utm_*: $c1, gclid/fbclid: $c2; PHP ran $n x" test "$c1 $c2 $n" = "MISS HIT 1"
 check "PHP receives the normalised query" "REQUEST_URI '$u1' QUERY_STRING '$q1' (2nd: '$u2')" \
     test "$u1|$q1|$u2" = "/tracked/?p=2|p=2|/tracked/?p=2"
+req "/sorted/?size=m&utm_source=x&color=red" >/dev/null
+c1=$(hdr X-FastCGI-Cache) u1=$(hdr X-Demo-Request-Uri)
+req "/sorted/?color=red&gclid=y&size=m" >/dev/null
+c2=$(hdr X-FastCGI-Cache)
+n=$(renders '/sorted/?color=red&size=m')
+check "reordered arguments share one entry (microcache_sort_args on)" \
+    "$c1 then $c2; REQUEST_URI '$u1'; PHP ran $n x" test "$c1 $c2 $u1 $n" = "MISS HIT /sorted/?color=red&size=m 1"
 req "/only-tracking/?utm_campaign=x" >/dev/null
 u1=$(hdr X-Demo-Request-Uri)
 check "a query of tracking ids only leaves no '?'" "REQUEST_URI '$u1'" test "$u1" = "/only-tracking/"

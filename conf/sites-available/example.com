@@ -83,10 +83,13 @@ server {
 	# programs, ...) read ?ref= / ?aff= in PHP to credit the referrer. Strip
 	# them only if nothing on the site reads them, or referrals are lost.
 
-	# Sorting by name makes ?a=1&b=2 and ?b=2&a=1 one cache entry, but PHP
-	# then receives the sorted query: leave it off if anything verifies
-	# signed URLs (payment callbacks, OAuth) or depends on the order.
-	#microcache_sort_args on;
+	# One cache entry per page whatever the order of its arguments:
+	# ?color=red&size=m and ?size=m&color=red share one entry. The sort is
+	# stable (a[]=1&a[]=2 keeps its order) and PHP's $_GET does not depend on
+	# the order. Only code that verifies a signature over the raw
+	# QUERY_STRING cares; switch it off in that endpoint's location with
+	# "microcache_sort_args off;".
+	microcache_sort_args on;
 
 	# When not to use the cache: logged-in users, carts, admin, previews.
 	include snippets/microcache-wordpress.conf;
