@@ -4,6 +4,8 @@
 //! ([`conf`]), variables ([`variables`]), phase handlers ([`request`]), the purge and status
 //! content handlers ([`purge`], [`status`]) and the shared counters ([`counters`]).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use core::ffi::{c_char, c_void};
 use core::ptr;
 
@@ -54,10 +56,12 @@ pub static mut ngx_http_microcache_module: ngx_module_t = ngx_module_t {
     ..ngx_module_t::default()
 };
 
+// SAFETY: create_main_conf allocates a MainConf for this module's slot.
 unsafe impl HttpModuleMainConf for HttpMicrocacheModule {
     type MainConf = MainConf;
 }
 
+// SAFETY: create_loc_conf allocates a LocConf for this module's slot at every level.
 unsafe impl HttpModuleLocationConf for HttpMicrocacheModule {
     type LocationConf = LocConf;
 }

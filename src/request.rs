@@ -110,11 +110,16 @@ fn create_state(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
 /// Content-Length above zero, or a chunked (HTTP/1.1) or open-ended (HTTP/2) body. The header
 /// itself counts too: discarding a body zeroes `content_length_n` (for states created late).
 fn announces_body(r: &ngx_http_request_t) -> bool {
-    // SAFETY: a non-null header entry lives in the request's buffers.
-    let content_length = unsafe { r.headers_in.content_length.as_ref() };
+    // SAFETY: a non-null header entry and its value live in the request's buffers.
+    let content_length = unsafe {
+        r.headers_in
+            .content_length
+            .as_ref()
+            .map(|h| bytes(&h.value))
+    };
     r.headers_in.content_length_n > 0
         || r.headers_in.chunked() != 0
-        || content_length.is_some_and(|h| unsafe { bytes(&h.value) }.iter().any(|&c| c != b'0'))
+        || content_length.is_some_and(|value| value.iter().any(|&c| c != b'0'))
 }
 
 fn state_of(main: &mut ngx_http_request_t) -> Option<*mut RequestState> {
@@ -229,7 +234,8 @@ pub fn values(r: &mut ngx_http_request_t) -> Option<Computed> {
     computed(r, rules)?.computed
 }
 
-/// POST_READ phase: records the original `$uri` while it is still the original.
+/// POST_READ phase: records the original `$uri` and whether a body was announced, before any
+/// rewrite, redirect or body handling changes them.
 pub unsafe extern "C" fn post_read_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     guard(r, || {
         // SAFETY: nginx passes a valid request.
