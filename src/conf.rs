@@ -45,10 +45,7 @@ pub struct MainConf {
 
 impl Default for MainConf {
     fn default() -> Self {
-        MainConf {
-            used: false,
-            counters: ptr::null_mut(),
-        }
+        MainConf { used: false, counters: ptr::null_mut() }
     }
 }
 
@@ -56,19 +53,22 @@ impl Default for MainConf {
 #[derive(Debug, Default)]
 pub struct LocConf {
     pub enable: Option<bool>,
-    strip: Option<GlobSet>,
-    keep: Option<GlobSet>,
+    // Lists are shared with nested levels that inherit them.
+    strip: Option<Arc<GlobSet>>,
+    keep: Option<Arc<GlobSet>>,
     sort: Option<bool>,
     max_args: Option<usize>,
-    methods: Option<MethodRule>,
-    uri: Option<UriRule>,
-    cookies: Option<GlobSet>,
-    bypass_args: Option<GlobSet>,
-    headers: Option<GlobSet>,
+    methods: Option<Arc<MethodRule>>,
+    uri: Option<Arc<UriRule>>,
+    cookies: Option<Arc<GlobSet>>,
+    bypass_args: Option<Arc<GlobSet>>,
+    headers: Option<Arc<GlobSet>>,
     /// Resolved at merge time; shared with the parent when nothing is set here.
     pub rules: Option<Arc<Rules>>,
     /// `microcache_purge` (location only, not inherited).
     pub purge: Option<PurgeConf>,
+    /// `microcache_status` (location only, not inherited).
+    pub status: bool,
 }
 
 impl LocConf {
@@ -86,18 +86,15 @@ impl LocConf {
 
     /// Inherits what is not set here from `prev`, then applies the defaults.
     pub fn merge(&mut self, prev: &LocConf) {
-        self.enable = self.enable.or(prev.enable);
-        if !self.sets_rules() {
-            if let Some(rules) = &prev.rules {
-                self.rules = Some(rules.clone());
-                return;
-            }
-        }
         fn inherit<T: Clone>(this: &mut Option<T>, prev: &Option<T>) {
             if this.is_none() {
                 this.clone_from(prev);
             }
         }
+        let sets_rules = self.sets_rules();
+        self.enable = self.enable.or(prev.enable);
+        // Every setting is inherited even when the resolved rules are shared: a nested
+        // location that sets one list must still inherit the others.
         inherit(&mut self.strip, &prev.strip);
         inherit(&mut self.keep, &prev.keep);
         inherit(&mut self.sort, &prev.sort);
@@ -107,24 +104,37 @@ impl LocConf {
         inherit(&mut self.cookies, &prev.cookies);
         inherit(&mut self.bypass_args, &prev.bypass_args);
         inherit(&mut self.headers, &prev.headers);
+        if !sets_rules {
+            if let Some(rules) = &prev.rules {
+                self.rules = Some(rules.clone());
+                return;
+            }
+        }
 
-        let (defaults_args, defaults_skip) = (ArgRules::default(), SkipRules::default());
-        let keep = self.keep.clone().filter(|k| !k.is_empty());
+        fn or_default<T: Clone>(setting: &Option<Arc<T>>, default: T) -> T {
+            setting.as_deref().cloned().unwrap_or(default)
+        }
+        let (default_args, default_skip) = (ArgRules::default(), SkipRules::default());
         self.rules = Some(Arc::new(Rules {
             args: ArgRules {
-                strip: self.strip.clone().unwrap_or(defaults_args.strip),
-                keep,
-                sort: self.sort.unwrap_or(defaults_args.sort),
-                max_args: self.max_args.unwrap_or(defaults_args.max_args),
+                strip: or_default(&self.strip, default_args.strip),
+                keep: self.keep.as_deref().filter(|k| !k.is_empty()).cloned(),
+                sort: self.sort.unwrap_or(default_args.sort),
+                max_args: self.max_args.unwrap_or(default_args.max_args),
             },
             skip: SkipRules {
-                methods: self.methods.clone().unwrap_or(defaults_skip.methods),
-                uri: self.uri.clone().unwrap_or(defaults_skip.uri),
-                cookies: self.cookies.clone().unwrap_or(defaults_skip.cookies),
-                args: self.bypass_args.clone().unwrap_or(defaults_skip.args),
-                headers: self.headers.clone().unwrap_or(defaults_skip.headers),
+                methods: or_default(&self.methods, default_skip.methods),
+                uri: or_default(&self.uri, default_skip.uri),
+                cookies: or_default(&self.cookies, default_skip.cookies),
+                args: or_default(&self.bypass_args, default_skip.args),
+                headers: or_default(&self.headers, default_skip.headers),
             },
         }));
+    }
+
+    /// The location answers with `microcache_purge` or `microcache_status`.
+    pub fn answers_itself(&self) -> bool {
+        self.purge.is_some() || self.status
     }
 
     /// The rules of a merged location. Locations are always merged before requests run.
@@ -151,66 +161,30 @@ const fn command(
 }
 
 pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 13] = [
-    command(
-        ngx_string!("microcache"),
-        ANY_LEVEL | NGX_CONF_FLAG,
-        set_enable,
-    ),
-    command(
-        ngx_string!("microcache_strip_args"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_strip_args,
-    ),
-    command(
-        ngx_string!("microcache_keep_args"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_keep_args,
-    ),
-    command(
-        ngx_string!("microcache_sort_args"),
-        ANY_LEVEL | NGX_CONF_FLAG,
-        set_sort_args,
-    ),
-    command(
-        ngx_string!("microcache_max_args"),
-        ANY_LEVEL | NGX_CONF_TAKE1,
-        set_max_args,
-    ),
+    command(ngx_string!("microcache"), ANY_LEVEL | NGX_CONF_FLAG, set_enable),
+    command(ngx_string!("microcache_strip_args"), ANY_LEVEL | NGX_CONF_1MORE, set_strip_args),
+    command(ngx_string!("microcache_keep_args"), ANY_LEVEL | NGX_CONF_1MORE, set_keep_args),
+    command(ngx_string!("microcache_sort_args"), ANY_LEVEL | NGX_CONF_FLAG, set_sort_args),
+    command(ngx_string!("microcache_max_args"), ANY_LEVEL | NGX_CONF_TAKE1, set_max_args),
     command(
         ngx_string!("microcache_bypass_methods"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_bypass_methods,
     ),
-    command(
-        ngx_string!("microcache_bypass_uri"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_bypass_uri,
-    ),
+    command(ngx_string!("microcache_bypass_uri"), ANY_LEVEL | NGX_CONF_1MORE, set_bypass_uri),
     command(
         ngx_string!("microcache_bypass_cookies"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_bypass_cookies,
     ),
-    command(
-        ngx_string!("microcache_bypass_args"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_bypass_args,
-    ),
+    command(ngx_string!("microcache_bypass_args"), ANY_LEVEL | NGX_CONF_1MORE, set_bypass_args),
     command(
         ngx_string!("microcache_bypass_headers"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_bypass_headers,
     ),
-    command(
-        ngx_string!("microcache_purge"),
-        NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12,
-        set_purge,
-    ),
-    command(
-        ngx_string!("microcache_status"),
-        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
-        set_status,
-    ),
+    command(ngx_string!("microcache_purge"), NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12, set_purge),
+    command(ngx_string!("microcache_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status),
     ngx_command_t::empty(),
 ];
 
@@ -236,12 +210,7 @@ impl Directive<'_> {
             // SAFETY: argument strings live in the configuration pool for the whole parse.
             unsafe { core::slice::from_raw_parts(a.data.cast_const(), a.len) }
         });
-        Directive {
-            cf,
-            name,
-            args: args.collect(),
-            raw,
-        }
+        Directive { cf, name, args: args.collect(), raw }
     }
 
     /// Logs `message` as an `[emerg]` at the directive's file and line; returns NGX_CONF_ERROR.
@@ -321,30 +290,24 @@ macro_rules! field_setter {
     };
 }
 
-field_setter!(set_enable, enable, |d: &Directive| d.flag());
-field_setter!(set_sort_args, sort, |d: &Directive| d.flag());
-field_setter!(set_max_args, max_args, |d: &Directive| parse_max_args(
-    d.args[0]
-));
-field_setter!(set_strip_args, strip, |d: &Directive| parse_name_globs(
-    &d.args, true
-));
-field_setter!(set_keep_args, keep, |d: &Directive| parse_name_globs(
-    &d.args, false
-));
-field_setter!(set_bypass_args, bypass_args, |d: &Directive| {
-    parse_name_globs(&d.args, false)
-});
-field_setter!(set_bypass_cookies, cookies, |d: &Directive| {
-    parse_name_globs(&d.args, false)
-});
+field_setter!(set_enable, enable, Directive::flag);
+field_setter!(set_sort_args, sort, Directive::flag);
+field_setter!(set_max_args, max_args, |d: &Directive| parse_max_args(d.args[0]));
+field_setter!(set_strip_args, strip, |d: &Directive| globs(d, true));
+field_setter!(set_keep_args, keep, |d: &Directive| globs(d, false));
+field_setter!(set_bypass_args, bypass_args, |d: &Directive| globs(d, false));
+field_setter!(set_bypass_cookies, cookies, |d: &Directive| globs(d, false));
 field_setter!(set_bypass_headers, headers, |d: &Directive| {
-    parse_header_globs(&d.args)
+    parse_header_globs(&d.args).map(Arc::new)
 });
-field_setter!(set_bypass_methods, methods, |d: &Directive| parse_methods(
-    &d.args
-));
-field_setter!(set_bypass_uri, uri, |d: &Directive| parse_uri_rule(&d.args));
+field_setter!(set_bypass_methods, methods, |d: &Directive| {
+    parse_methods(&d.args).map(Arc::new)
+});
+field_setter!(set_bypass_uri, uri, |d: &Directive| parse_uri_rule(&d.args).map(Arc::new));
+
+fn globs(d: &Directive<'_>, with_default: bool) -> Result<Arc<GlobSet>, ConfError> {
+    parse_name_globs(&d.args, with_default).map(Arc::new)
+}
 
 /// Makes the current location answer with `handler` in the content phase.
 fn set_content_handler(d: &Directive<'_>, handler: nginx_sys::ngx_http_handler_pt) {
@@ -386,7 +349,8 @@ unsafe extern "C" fn set_status(
 ) -> *mut c_char {
     // SAFETY: an nginx directive handler, forwarding its own arguments.
     unsafe {
-        with_directive(cf, conf, |d, _| {
+        with_directive(cf, conf, |d, lcf| {
+            lcf.status = true;
             set_content_handler(d, Some(status::handler));
             ptr::null_mut()
         })

@@ -5,8 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use nginx_sys::{
     ngx_chain_t, ngx_create_temp_buf, ngx_http_output_filter, ngx_http_request_t,
-    ngx_http_send_header, ngx_int_t, ngx_list_part_t, ngx_str_t, ngx_table_elt_t, ngx_uint_t,
-    off_t, NGX_ERROR, NGX_LOG_ALERT, NGX_OK,
+    ngx_http_send_header, ngx_int_t, ngx_list_part_t, ngx_list_push, ngx_str_t, ngx_table_elt_t,
+    ngx_uint_t, off_t, NGX_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_LOG_ALERT, NGX_OK,
 };
 use ngx::ngx_log_error;
 
@@ -51,11 +51,7 @@ pub struct Headers<'r> {
 
 impl<'r> Headers<'r> {
     pub fn of(r: &'r ngx_http_request_t) -> Self {
-        Headers {
-            part: &r.headers_in.headers.part,
-            index: 0,
-            _request: PhantomData,
-        }
+        Headers { part: &r.headers_in.headers.part, index: 0, _request: PhantomData }
     }
 }
 
@@ -95,10 +91,8 @@ pub fn send_response(
 ) -> ngx_int_t {
     r.headers_out.status = status;
     r.headers_out.content_length_n = body.len() as off_t;
-    r.headers_out.content_type = ngx_str_t {
-        len: content_type.len(),
-        data: content_type.as_ptr().cast_mut(),
-    };
+    r.headers_out.content_type =
+        ngx_str_t { len: content_type.len(), data: content_type.as_ptr().cast_mut() };
     r.headers_out.content_type_len = content_type.len();
     r.headers_out.content_type_lowcase = core::ptr::null_mut();
 
@@ -122,10 +116,7 @@ pub fn send_response(
     }
     b.set_last_buf(u32::from(core::ptr::eq(r, r.main)));
     b.set_last_in_chain(1);
-    let mut out = ngx_chain_t {
-        buf: b,
-        next: core::ptr::null_mut(),
-    };
+    let mut out = ngx_chain_t { buf: b, next: core::ptr::null_mut() };
     // SAFETY: the chain and buffer outlive the call; nginx copies what it keeps.
     unsafe { ngx_http_output_filter(r, &mut out) }
 }
@@ -135,4 +126,22 @@ pub fn method_is(r: &ngx_http_request_t, allowed: &[&[u8]]) -> bool {
     // SAFETY: the method name lives in the request's buffers.
     let method = unsafe { bytes(&r.method_name) };
     allowed.contains(&method)
+}
+
+/// `405 Not Allowed`, with the `Allow` header HTTP requires.
+pub fn not_allowed(r: &mut ngx_http_request_t, allow: &'static str) -> ngx_int_t {
+    // SAFETY: headers_out.headers is the request's initialised header list; the entry is
+    // filled before nginx can see it, with static strings.
+    unsafe {
+        let h = ngx_list_push(&mut r.headers_out.headers).cast::<ngx_table_elt_t>();
+        if let Some(h) = h.as_mut() {
+            // Zeroed first: nginx 1.23 added a `next` field that must be null.
+            core::ptr::write_bytes(h, 0, 1);
+            h.hash = 1;
+            h.key = ngx_str_t { len: 5, data: c"Allow".as_ptr().cast_mut().cast() };
+            h.value = ngx_str_t { len: allow.len(), data: allow.as_ptr().cast_mut() };
+            h.lowcase_key = c"allow".as_ptr().cast_mut().cast();
+        }
+    }
+    NGX_HTTP_NOT_ALLOWED as ngx_int_t
 }

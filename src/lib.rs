@@ -47,9 +47,7 @@ ngx::ngx_modules!(ngx_http_microcache_module);
 #[used]
 #[allow(non_upper_case_globals)]
 pub static mut ngx_http_microcache_module: ngx_module_t = ngx_module_t {
-    ctx: ptr::addr_of!(NGX_HTTP_MICROCACHE_MODULE_CTX)
-        .cast_mut()
-        .cast(),
+    ctx: ptr::addr_of!(NGX_HTTP_MICROCACHE_MODULE_CTX).cast_mut().cast(),
     // SAFETY: the command table is a static that nginx only reads.
     commands: unsafe { ptr::addr_of_mut!(NGX_HTTP_MICROCACHE_COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as ngx_uint_t,
@@ -95,14 +93,8 @@ impl HttpModule for HttpMicrocacheModule {
             return NGX_ERROR as ngx_int_t;
         };
         let handlers: [(usize, ngx_http_handler_pt); 2] = [
-            (
-                ngx_http_phases_NGX_HTTP_POST_READ_PHASE as usize,
-                Some(request::post_read_handler),
-            ),
-            (
-                ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize,
-                Some(request::rewrite_handler),
-            ),
+            (ngx_http_phases_NGX_HTTP_POST_READ_PHASE as usize, Some(request::post_read_handler)),
+            (ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize, Some(request::rewrite_handler)),
         ];
         for (phase, handler) in handlers {
             // SAFETY: the phase arrays are initialised by the core module before

@@ -4,7 +4,8 @@
 //! One key is removed at once: its node in the zone's shared memory is marked absent (as nginx
 //! itself does when it deletes an entry) and its file is unlinked. A prefix (`KEY*`) or the
 //! whole zone (`*`) means walking the cache directory; that walk handles a bounded number of
-//! entries per event-loop turn, so a large cache never stalls the worker.
+//! entries per timer tick, so a large cache never stalls the worker. The walk's timer is not
+//! cancelable: a worker told to quit finishes the purge first.
 
 use core::ffi::c_void;
 use core::fmt;
@@ -16,40 +17,41 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use microcache_core::key::KeyPrefix;
 use microcache_core::purge::{
     cache_file_path, key_hash, keyless_target, parse_hex_name, stored_key, PurgeTarget,
 };
 use microcache_core::report::{purge_response, PurgeOutcome};
-use microcache_core::split_request_uri;
 use nginx_sys::{
-    ngx_conf_t, ngx_event_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
-    ngx_http_complex_value, ngx_http_complex_value_t, ngx_http_core_loc_conf_t,
-    ngx_http_discard_request_body, ngx_http_file_cache_header_t, ngx_http_file_cache_node_t,
-    ngx_http_file_cache_t, ngx_http_finalize_request, ngx_http_request_t,
-    ngx_http_run_posted_requests, ngx_int_t, ngx_module_t, ngx_pcalloc, ngx_post_event,
-    ngx_posted_next_events, ngx_rbtree_key_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock,
-    ngx_str_t, NGX_DONE, NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_CACHE_KEY_LEN,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_OK,
-    NGX_LOG_ERR, NGX_OK,
+    ngx_add_timer, ngx_conf_t, ngx_del_timer, ngx_event_t, ngx_http_compile_complex_value,
+    ngx_http_compile_complex_value_t, ngx_http_complex_value, ngx_http_complex_value_t,
+    ngx_http_core_loc_conf_t, ngx_http_discard_request_body, ngx_http_file_cache_header_t,
+    ngx_http_file_cache_node_t, ngx_http_file_cache_t, ngx_http_finalize_request,
+    ngx_http_request_t, ngx_http_run_posted_requests, ngx_int_t, ngx_pcalloc, ngx_pool_cleanup_add,
+    ngx_rbtree_key_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock, ngx_str_t, NGX_DONE,
+    NGX_ERROR, NGX_HTTP_BAD_REQUEST, NGX_HTTP_CACHE_KEY_LEN, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    NGX_HTTP_NOT_FOUND, NGX_HTTP_OK, NGX_LOG_ERR, NGX_OK,
 };
-use ngx::core::Pool;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::ngx_log_error;
 
 use crate::conf::Directive;
 use crate::counters;
-use crate::ffi::{bytes, guard, method_is, send_response};
+use crate::ffi::{bytes, guard, method_is, not_allowed, send_response};
 use crate::request;
 use crate::HttpMicrocacheModule;
 
-// The modules whose `*_cache_path` zones can be purged; a zone's tag is its module.
-extern "C" {
-    static mut ngx_http_fastcgi_module: ngx_module_t;
-    static mut ngx_http_proxy_module: ngx_module_t;
-}
+/// The modules whose `*_cache_path` directive declares file cache zones; a zone's tag is its
+/// module. Looked up by name, so the module loads into an nginx built without some of them.
+const CACHE_MODULES: [&[u8]; 4] = [
+    b"ngx_http_fastcgi_module",
+    b"ngx_http_proxy_module",
+    b"ngx_http_scgi_module",
+    b"ngx_http_uwsgi_module",
+];
 
-/// Directory entries handled per event-loop turn by prefix and zone purges.
-const ENTRIES_PER_TURN: usize = 256;
+/// Directory entries handled per timer tick by prefix and zone purges.
+const ENTRIES_PER_TICK: usize = 256;
 
 pub struct PurgeConf {
     zone_name: ngx_str_t,
@@ -65,9 +67,7 @@ impl fmt::Debug for PurgeConf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // SAFETY: configuration strings live in the configuration pool.
         let zone = unsafe { bytes(&self.zone_name) };
-        f.debug_struct("PurgeConf")
-            .field("zone", &String::from_utf8_lossy(zone))
-            .finish()
+        f.debug_struct("PurgeConf").field("zone", &String::from_utf8_lossy(zone)).finish()
     }
 }
 
@@ -76,10 +76,7 @@ impl PurgeConf {
         let mut conf = PurgeConf {
             zone_name: d.raw[0],
             key: ptr::null_mut(),
-            location: ngx_str_t {
-                len: 0,
-                data: ptr::null_mut(),
-            },
+            location: ngx_str_t { len: 0, data: ptr::null_mut() },
             zone: ptr::null_mut(),
         };
         if let Some(value) = d.raw.get_mut(1) {
@@ -128,11 +125,6 @@ impl PurgeConf {
     pub fn resolve_zone(&mut self, cf: &mut ngx_conf_t) -> Result<(), String> {
         // SAFETY: zone names live in the configuration pool.
         let name = unsafe { bytes(&self.zone_name) };
-        // Taking the addresses of nginx's module statics, not reading them.
-        let cache_tags: [*mut c_void; 2] = [
-            ptr::addr_of_mut!(ngx_http_fastcgi_module).cast(),
-            ptr::addr_of_mut!(ngx_http_proxy_module).cast(),
-        ];
         // SAFETY: cf->cycle is the cycle being configured; its zone list holds ngx_shm_zone_t.
         let mut part = unsafe { ptr::addr_of!((*cf.cycle).shared_memory.part) };
         // SAFETY: list parts are valid while the cycle is configured.
@@ -146,9 +138,10 @@ impl PurgeConf {
                 if zone_name != name {
                     continue;
                 }
-                if !cache_tags.contains(&tag) || data.is_null() {
+                if !is_cache_module(cf, tag) || data.is_null() {
                     return Err(format!(
-                        "zone \"{}\" in \"microcache_purge\" directive is not a fastcgi_cache_path or proxy_cache_path zone",
+                        "zone \"{}\" in \"microcache_purge\" directive is not a \
+                         fastcgi_cache_path or proxy_cache_path zone",
                         String::from_utf8_lossy(name)
                     ));
                 }
@@ -165,14 +158,21 @@ impl PurgeConf {
 
     fn cache(&self) -> Option<&'static ngx_http_file_cache_t> {
         // SAFETY: resolve_zone checked this is a file cache zone, whose data is the cache.
-        unsafe {
-            self.zone
-                .as_ref()?
-                .data
-                .cast::<ngx_http_file_cache_t>()
-                .as_ref()
-        }
+        unsafe { self.zone.as_ref()?.data.cast::<ngx_http_file_cache_t>().as_ref() }
     }
+}
+
+/// Whether `tag` is one of the modules whose zones are file caches.
+fn is_cache_module(cf: &ngx_conf_t, tag: *mut c_void) -> bool {
+    // SAFETY: the cycle's module table has modules_n entries, each a valid module with a
+    // NUL-terminated name.
+    let modules =
+        unsafe { core::slice::from_raw_parts((*cf.cycle).modules, (*cf.cycle).modules_n) };
+    modules.iter().any(|&m| {
+        // SAFETY: as above.
+        let name = unsafe { core::ffi::CStr::from_ptr((*m).name) }.to_bytes();
+        m.cast::<c_void>() == tag && CACHE_MODULES.contains(&name)
+    })
 }
 
 /// The cache's root directory and level widths (`levels=1:2` is `[1, 2]`).
@@ -196,38 +196,37 @@ fn forget_node(cache: &ngx_http_file_cache_t, hash: &[u8; 16]) -> bool {
     let node_key = ngx_rbtree_key_t::from_ne_bytes(node_key_bytes);
     let rest = &hash[NODE_KEY..NGX_HTTP_CACHE_KEY_LEN as usize];
 
-    // SAFETY: the zone is mapped; every access to its tree and nodes is under its mutex.
+    // SAFETY: the zone is mapped and shared with other processes: its tree and nodes are only
+    // touched through raw pointers, under the zone's mutex (as ngx_http_file_cache_lookup).
     unsafe {
-        let sh = &mut *cache.sh;
-        ngx_shmtx_lock(&mut (*cache.shpool).mutex);
-        let sentinel = sh.rbtree.sentinel;
-        let mut node = sh.rbtree.root;
+        let sh = cache.sh;
+        let mutex = ptr::addr_of_mut!((*cache.shpool).mutex);
+        ngx_shmtx_lock(mutex);
+        let sentinel = (*sh).rbtree.sentinel;
+        let mut node = (*sh).rbtree.root;
         let mut present = false;
         while node != sentinel {
             if node_key != (*node).key {
-                node = if node_key < (*node).key {
-                    (*node).left
-                } else {
-                    (*node).right
-                };
+                node = if node_key < (*node).key { (*node).left } else { (*node).right };
                 continue;
             }
-            let fcn = &mut *node.cast::<ngx_http_file_cache_node_t>();
-            match rest.cmp(&fcn.key[..]) {
+            let fcn = node.cast::<ngx_http_file_cache_node_t>();
+            let node_rest = (*fcn).key;
+            match rest.cmp(&node_rest[..]) {
                 core::cmp::Ordering::Less => node = (*node).left,
                 core::cmp::Ordering::Greater => node = (*node).right,
                 core::cmp::Ordering::Equal => {
-                    if fcn.exists() != 0 {
-                        sh.size -= fcn.fs_size;
-                        fcn.fs_size = 0;
-                        fcn.set_exists(0);
+                    if ngx_http_file_cache_node_t::exists_raw(fcn) != 0 {
+                        (*sh).size -= (*fcn).fs_size;
+                        (*fcn).fs_size = 0;
+                        ngx_http_file_cache_node_t::set_exists_raw(fcn, 0);
                         present = true;
                     }
                     break;
                 }
             }
         }
-        ngx_shmtx_unlock(&mut (*cache.shpool).mutex);
+        ngx_shmtx_unlock(mutex);
         present
     }
 }
@@ -268,47 +267,59 @@ fn read_stored_key(path: &Path) -> io::Result<Option<Vec<u8>>> {
     Ok(stored_key(&head, header_size, header_start).map(<[u8]>::to_vec))
 }
 
-/// The request's key: the complex value, or for the keyless form the `$microcache_key` of a
-/// GET of the URI after the location prefix. `None` when the URI has no such form.
-fn request_key(
-    r: &mut ngx_http_request_t,
-    conf: &PurgeConf,
-) -> Result<Option<(Vec<u8>, bool)>, ()> {
-    if !conf.key.is_null() {
-        let mut value = ngx_str_t {
-            len: 0,
-            data: ptr::null_mut(),
+/// What one purge request removes.
+struct Target {
+    /// The key the answer names.
+    shown: Vec<u8>,
+    /// Exact keys, or key prefixes; empty with `all`.
+    keys: Vec<Vec<u8>>,
+    prefix: bool,
+    all: bool,
+}
+
+impl Target {
+    fn from_key(key: Vec<u8>) -> Target {
+        let (keys, prefix, all) = match PurgeTarget::parse(&key) {
+            PurgeTarget::Key(k) => (vec![k.to_vec()], false, false),
+            PurgeTarget::Prefix(p) => (vec![p.to_vec()], true, false),
+            PurgeTarget::All => (Vec::new(), false, true),
         };
+        Target { shown: key, keys, prefix, all }
+    }
+}
+
+/// The request's target: the complex value, or for the keyless form what `$microcache_key`
+/// would be for a GET (and a HEAD) of the URI after the location prefix. `Ok(None)` when the
+/// URI has no such form.
+fn request_target(r: &mut ngx_http_request_t, conf: &PurgeConf) -> Result<Option<Target>, ()> {
+    if !conf.key.is_null() {
+        let mut value = ngx_str_t { len: 0, data: ptr::null_mut() };
         // SAFETY: the complex value was compiled at configuration time.
         if unsafe { ngx_http_complex_value(r, conf.key, &mut value) } != NGX_OK as ngx_int_t {
             return Err(());
         }
         // SAFETY: the value lives in the request pool.
-        return Ok(Some((unsafe { bytes(&value) }.to_vec(), true)));
+        return Ok(Some(Target::from_key(unsafe { bytes(&value) }.to_vec())));
     }
     let values = request::values(r).ok_or(())?;
-    // SAFETY: request strings live in the request's buffers and pool.
-    let (raw_path, location, args) = unsafe {
-        (
-            split_request_uri(bytes(&r.unparsed_uri)).0,
-            bytes(&conf.location),
-            bytes(&values.args),
-        )
-    };
-    let Some(target) = keyless_target(location, raw_path) else {
+    let raw_path = request::raw_path(r).ok_or(())?;
+    // SAFETY: the location name and the values live in configuration and request memory.
+    let (location, args) = unsafe { (bytes(&conf.location), bytes(&values.args)) };
+    let Some(path) = keyless_target(location, raw_path) else {
         return Ok(None);
     };
-    let (scheme, host) = (request::scheme(r), request::host(r));
-    let mut out = Vec::with_capacity(scheme.len() + 3 + host.len() + target.len() + 1 + args.len());
-    for part in [scheme, b"GET", host, target] {
-        out.extend_from_slice(part);
-    }
-    if !args.is_empty() {
-        out.push(b'?');
-        out.extend_from_slice(args);
-    }
     // A `*` ends a prefix only in the path; in a query it is just a byte.
-    Ok(Some((out, args.is_empty())))
+    let (path, prefix) = match path.strip_suffix(b"*") {
+        Some(p) if args.is_empty() => (p, true),
+        _ => (path, false),
+    };
+    let (scheme, host) = (request::scheme(r), request::host(r));
+    let key = |method: &[u8]| KeyPrefix { scheme, method, host, path }.with_query(args);
+    let mut shown = key(b"GET");
+    if prefix {
+        shown.push(b'*');
+    }
+    Ok(Some(Target { shown, keys: vec![key(b"GET"), key(b"HEAD")], prefix, all: false }))
 }
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -316,7 +327,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         // SAFETY: nginx passes a valid request to content handlers.
         let r = unsafe { &mut *r };
         if !method_is(r, &[b"GET", b"HEAD", b"PURGE"]) {
-            return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
+            return not_allowed(r, "GET, HEAD, PURGE");
         }
         // SAFETY: as above.
         let rc = unsafe { ngx_http_discard_request_body(r) };
@@ -330,25 +341,22 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         let Some(cache) = conf.cache() else {
             return NGX_ERROR as ngx_int_t;
         };
-        let (key, wildcards) = match request_key(r, conf) {
-            Ok(Some(k)) => k,
+        let target = match request_target(r, conf) {
+            Ok(Some(t)) => t,
             Ok(None) => return NGX_HTTP_BAD_REQUEST as ngx_int_t,
             Err(()) => return NGX_ERROR as ngx_int_t,
         };
-        let target = if wildcards {
-            PurgeTarget::parse(&key)
-        } else {
-            PurgeTarget::Key(&key)
-        };
-        let prefix = match target {
-            PurgeTarget::Key(k) => {
-                let result = purge_key(cache, k);
-                return finish(r, &key, result.map(u64::from));
+        if target.prefix || target.all {
+            return start_walk(r, cache, target);
+        }
+        let mut purged = 0;
+        for key in &target.keys {
+            match purge_key(cache, key) {
+                Ok(found) => purged += u64::from(found),
+                Err(e) => return finish(r, &target.shown, Err(e)),
             }
-            PurgeTarget::Prefix(p) => Some(p.to_vec()),
-            PurgeTarget::All => None,
-        };
-        start_walk(r, cache, key.clone(), prefix)
+        }
+        finish(r, &target.shown, Ok(purged))
     })
 }
 
@@ -373,21 +381,15 @@ fn finish(r: &mut ngx_http_request_t, key: &[u8], result: io::Result<u64>) -> ng
         PurgeOutcome::NotFound => NGX_HTTP_NOT_FOUND,
         PurgeOutcome::Failed => return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
     };
-    send_response(
-        r,
-        status as _,
-        "application/json",
-        purge_response(key, purged).as_bytes(),
-    )
+    send_response(r, status as _, "application/json", purge_response(key, purged).as_bytes())
 }
 
-/// A prefix or zone purge in progress; lives in the request pool.
+/// A prefix or zone purge in progress. It lives in the request pool; the pool cleanup that
+/// drops it also takes its timer out of nginx's timer tree, should the request end early.
 struct Walk {
     request: *mut ngx_http_request_t,
     cache: &'static ngx_http_file_cache_t,
-    key: Vec<u8>,
-    /// `None` purges everything.
-    prefix: Option<Vec<u8>>,
+    target: Target,
     dirs: Vec<ReadDir>,
     purged: u64,
     error: Option<io::Error>,
@@ -397,56 +399,65 @@ struct Walk {
 fn start_walk(
     r: &mut ngx_http_request_t,
     cache: &'static ngx_http_file_cache_t,
-    key: Vec<u8>,
-    prefix: Option<Vec<u8>>,
+    target: Target,
 ) -> ngx_int_t {
     let (root, _) = cache_layout(cache);
     let dirs = match fs::read_dir(os_path(root)) {
         Ok(d) => vec![d],
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return finish(r, &key, Err(e)),
+        Err(e) => return finish(r, &target.shown, Err(e)),
     };
-    // SAFETY: the request pool outlives the walk, which finalizes the request when done.
-    let pool = unsafe { Pool::from_ngx_pool(r.pool) };
-    // SAFETY: a zeroed ngx_event_t is its initial state in nginx too.
-    let event: ngx_event_t = unsafe { core::mem::zeroed() };
-    let walk = pool.allocate(Walk {
-        request: r,
-        cache,
-        key,
-        prefix,
-        dirs,
-        purged: 0,
-        error: None,
-        event,
-    });
-    // SAFETY: allocate returns null or a valid, initialised, pool-owned Walk.
-    let Some(walk) = (unsafe { walk.as_mut() }) else {
+    // SAFETY: the request pool is valid; the cleanup's data is sized for a Walk.
+    let Some(c) = (unsafe { ngx_pool_cleanup_add(r.pool, size_of::<Walk>()).as_mut() }) else {
         return NGX_ERROR as ngx_int_t;
     };
+    let walk = c.data.cast::<Walk>();
+    // SAFETY: fresh, suitably aligned pool memory; a zeroed ngx_event_t is its initial state
+    // in nginx too.
+    unsafe {
+        walk.write(Walk {
+            request: r,
+            cache,
+            target,
+            dirs,
+            purged: 0,
+            error: None,
+            event: core::mem::zeroed(),
+        });
+    }
+    c.handler = Some(drop_walk);
+    // SAFETY: just initialised; it stays at this address until the pool is destroyed.
+    let walk = unsafe { &mut *walk };
     walk.event.handler = Some(walk_event);
     walk.event.data = ptr::from_mut(walk).cast();
     // SAFETY: the connection outlives the request.
     walk.event.log = unsafe { (*r.connection).log };
-    // SAFETY: r->main is valid; the extra reference keeps the request alive until finalized.
+    // SAFETY: r->main is valid; the extra reference keeps the request until it is finalized.
     unsafe { (*r.main).set_count((*r.main).count() + 1) };
-    post(&mut walk.event);
+    // SAFETY: the event lives in the pool; drop_walk removes the timer with it.
+    unsafe { ngx_add_timer(&mut walk.event, 1) };
     NGX_DONE as ngx_int_t
 }
 
-/// Runs the event on the next turn of the event loop, after pending I/O.
-fn post(ev: &mut ngx_event_t) {
-    // SAFETY: the event lives in the request pool until the walk finalizes the request.
-    unsafe { ngx_post_event(ev, ptr::addr_of_mut!(ngx_posted_next_events)) };
+unsafe extern "C" fn drop_walk(data: *mut c_void) {
+    let walk = data.cast::<Walk>();
+    // SAFETY: the cleanup's data is the Walk start_walk wrote; nginx calls this once.
+    unsafe {
+        if (*walk).event.timer_set() != 0 {
+            ngx_del_timer(&mut (*walk).event);
+        }
+        ptr::drop_in_place(walk);
+    }
 }
 
 unsafe extern "C" fn walk_event(ev: *mut ngx_event_t) {
-    // SAFETY: the event's data is the Walk that owns it.
+    // SAFETY: the event's data is the Walk that owns it, alive while its timer is set.
     let walk = unsafe { &mut *(*ev).data.cast::<Walk>() };
     let r = walk.request;
     let rc = guard(r, || {
         if !walk.step() {
-            post(&mut walk.event);
+            // SAFETY: as in start_walk.
+            unsafe { ngx_add_timer(&mut walk.event, 1) };
             return NGX_DONE as ngx_int_t;
         }
         let result = match walk.error.take() {
@@ -454,7 +465,7 @@ unsafe extern "C" fn walk_event(ev: *mut ngx_event_t) {
             None => Ok(walk.purged),
         };
         // SAFETY: the request is alive: the walk holds a reference to it.
-        finish(unsafe { &mut *r }, &walk.key, result)
+        finish(unsafe { &mut *r }, &walk.target.shown, result)
     });
     if rc == NGX_DONE as ngx_int_t {
         return;
@@ -468,9 +479,9 @@ unsafe extern "C" fn walk_event(ev: *mut ngx_event_t) {
 }
 
 impl Walk {
-    /// Handles up to ENTRIES_PER_TURN directory entries; true when the walk is over.
+    /// Handles up to ENTRIES_PER_TICK directory entries; true when the walk is over.
     fn step(&mut self) -> bool {
-        let mut budget = ENTRIES_PER_TURN;
+        let mut budget = ENTRIES_PER_TICK;
         while budget > 0 {
             let Some(dir) = self.dirs.last_mut() else {
                 return true;
@@ -511,14 +522,14 @@ impl Walk {
     }
 
     fn consider(&mut self, path: &Path, hash: &[u8; 16]) -> io::Result<()> {
-        if let Some(prefix) = &self.prefix {
+        if !self.target.all {
             let stored = match read_stored_key(path) {
                 Ok(Some(k)) => k,
                 Ok(None) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(e) => return Err(e),
             };
-            if !stored.starts_with(prefix) {
+            if !self.target.keys.iter().any(|p| stored.starts_with(p)) {
                 return Ok(());
             }
         }

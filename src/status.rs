@@ -2,12 +2,12 @@
 
 use nginx_sys::{
     ngx_http_arg, ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, ngx_str_t,
-    NGX_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_OK, NGX_OK,
+    NGX_ERROR, NGX_HTTP_OK, NGX_OK,
 };
 use ngx::http::HttpModuleMainConf;
 
 use crate::counters;
-use crate::ffi::{bytes, guard, method_is, send_response};
+use crate::ffi::{bytes, guard, method_is, not_allowed, send_response};
 use crate::HttpMicrocacheModule;
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -15,7 +15,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         // SAFETY: nginx passes a valid request to content handlers.
         let r = unsafe { &mut *r };
         if !method_is(r, &[b"GET", b"HEAD"]) {
-            return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
+            return not_allowed(r, "GET, HEAD");
         }
         // SAFETY: as above.
         let rc = unsafe { ngx_http_discard_request_body(r) };
@@ -44,10 +44,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 }
 
 fn format_arg(r: &mut ngx_http_request_t) -> &[u8] {
-    let mut value = ngx_str_t {
-        len: 0,
-        data: core::ptr::null_mut(),
-    };
+    let mut value = ngx_str_t { len: 0, data: core::ptr::null_mut() };
     let name = b"format";
     // SAFETY: ngx_http_arg only reads r->args and points value into them.
     let rc = unsafe { ngx_http_arg(r, name.as_ptr().cast_mut(), name.len(), &mut value) };

@@ -1,8 +1,8 @@
 //! The `$microcache_*` variables.
 
 use nginx_sys::{
-    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_variable_value_t, NGX_ERROR,
-    NGX_OK,
+    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t,
+    ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_NOCACHEABLE, NGX_OK,
 };
 use ngx::ngx_string;
 
@@ -37,8 +37,9 @@ const fn variable(name: ngx_str_t, value: Value) -> ngx_http_variable_t {
         set_handler: None,
         get_handler: Some(get_variable),
         data: value as usize,
-        // Values depend only on the original request: nginx may cache them per request.
-        flags: 0,
+        // Not cached by nginx: subrequests share their parent's cache of variable values, but
+        // have values of their own. The module computes them once per request anyway.
+        flags: NGX_HTTP_VAR_NOCACHEABLE as ngx_uint_t,
         index: 0,
     }
 }
@@ -53,10 +54,7 @@ pub static mut NGX_HTTP_MICROCACHE_VARS: [ngx_http_variable_t; 6] = [
 ];
 
 fn static_str(s: &'static str) -> ngx_str_t {
-    ngx_str_t {
-        len: s.len(),
-        data: s.as_ptr().cast_mut(),
-    }
+    ngx_str_t { len: s.len(), data: s.as_ptr().cast_mut() }
 }
 
 unsafe extern "C" fn get_variable(
@@ -81,7 +79,7 @@ unsafe extern "C" fn get_variable(
         };
         v.set_len(value.len as u32);
         v.set_valid(1);
-        v.set_no_cacheable(0);
+        v.set_no_cacheable(1);
         v.set_not_found(0);
         v.data = value.data;
         NGX_OK as ngx_int_t

@@ -187,7 +187,7 @@ args=added=1&p=1 margs=p=1
 
 
 
-=== TEST 8: proxy_pass without a URI sends the normalised URI, not the raw request line
+=== TEST 8: proxy_pass without a URI sends the normalised URI, whether or not the query changed
 --- http_config
     server {
         listen unix:$TEST_NGINX_SERVER_ROOT/backend.sock;
@@ -204,11 +204,15 @@ args=added=1&p=1 margs=p=1
         proxy_pass http://unix:$TEST_NGINX_SERVER_ROOT/backend.sock;
     }
 --- request eval
-["GET /front/a%20b?utm_source=1&x=2&gclid=3", "GET /front/clean?x=2", "GET /raw?utm_source=1&x=2"]
+["GET /front/a%20b?utm_source=1&x=2&gclid=3", "GET /front/clean?x=2", "GET /raw?utm_source=1&x=2",
+ "GET /front/a%2Fb/%7euser?x=1", "GET /front/a%2Fb/%7euser?x=1&utm_source=y", "GET /front//a/./b?x=1&"]
 --- response_body eval
 ["backend request_uri=/front/a%20b?x=2 args=x=2\n",
  "backend request_uri=/front/clean?x=2 args=x=2\n",
- "backend request_uri=/raw?utm_source=1&x=2 args=utm_source=1&x=2\n"]
+ "backend request_uri=/raw?utm_source=1&x=2 args=utm_source=1&x=2\n",
+ "backend request_uri=/front/a/b/~user?x=1 args=x=1\n",
+ "backend request_uri=/front/a/b/~user?x=1 args=x=1\n",
+ "backend request_uri=/front/a/b?x=1 args=x=1\n"]
 --- no_error_log
 [error]
 
@@ -290,3 +294,25 @@ REQUEST_URI=/echo.php\?id=7
 --- response_body_like eval
 [qr/COOKIE=\{"wordpress_logged_in_1":"x"\}/, qr/COOKIE=\[\]/, qr/COOKIE=\[\]/, qr/REQUEST_METHOD=POST/,
  qr/COOKIE=\{"wordpress_logged_in_1":"x"\}/, qr/COOKIE=\[\]/]
+
+
+
+=== TEST 12: a subrequest (SSI include) has values of its own, and its query is normalised
+--- user_files
+>>> page.html
+page <!--# include virtual="/frag?utm_source=a&z=1" -->
+--- config
+    microcache on;
+    location = /page.html {
+        ssi on;
+        add_header X-Key $microcache_key;
+    }
+    location /frag {
+        return 200 "frag key=$microcache_key args=$args";
+    }
+--- request
+GET /page.html?p=1&gclid=x
+--- response_headers
+X-Key: httpGETlocalhost/page.html?p=1
+--- response_body
+page frag key=httpGETlocalhost/frag?z=1 args=z=1

@@ -91,15 +91,15 @@ Cookie: wp-postpass_0123=x
 
 
 
-=== TEST 7: argument names of the normalised query (decoded), not the stripped ones
+=== TEST 7: argument names of the normalised query (decoded, and as PHP sees them), not the stripped ones
 --- config
     microcache on;
-    microcache_bypass_args add-to-cart preview utm_*;
+    microcache_bypass_args add-to-cart preview utm_* rest_route;
 --- request eval
 ["GET /s?p=1&add-to-cart=5", "GET /s?add%2Dto-cart=5", "GET /s?preview", "GET /s?utm_source=1",
- "GET /s?x=add-to-cart"]
+ "GET /s?x=add-to-cart", "GET /s?rest.route=/wp/v2", "GET /s?rest+route=/wp/v2"]
 --- response_body eval
-["1 arg\n", "1 arg\n", "1 arg\n", "0 \n", "0 \n"]
+["1 arg\n", "1 arg\n", "1 arg\n", "0 \n", "0 \n", "1 arg\n", "1 arg\n"]
 
 
 

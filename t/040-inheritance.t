@@ -108,3 +108,24 @@ __DATA__
 ["DELETE /a", "POST /a", "POST /b", "PUT /b"]
 --- response_body eval
 ["\n", "method\n", "\n", "method\n"]
+
+
+
+=== TEST 6: a nested location that sets one rule still inherits the others
+--- config
+    microcache on;
+    microcache_bypass_cookies secret_*;
+    microcache_strip_args default foo;
+    location /outer/ {
+        location /outer/nested/ {
+            microcache_sort_args on;
+            return 200 "args=$args skip=$microcache_skip_reason\n";
+        }
+        return 200 "args=$args skip=$microcache_skip_reason\n";
+    }
+--- request eval
+["GET /outer/x?foo=1&b=2&a=1", "GET /outer/nested/x?foo=1&b=2&a=1"]
+--- more_headers eval
+["Cookie: secret_session=1", "Cookie: secret_session=1"]
+--- response_body eval
+["args=b=2&a=1 skip=cookie\n", "args=a=1&b=2 skip=cookie\n"]

@@ -107,7 +107,8 @@ __DATA__
 --- error_code eval
 [200, 405, 405, 405, 200, 404, 200, 200, 200]
 --- response_headers eval
-["X-Cache: MISS", "", "", "", "Content-Type: application/json", "Content-Type: application/json",
+["X-Cache: MISS", "Allow: GET, HEAD, PURGE", "Allow: GET, HEAD, PURGE", "Allow: GET, HEAD, PURGE",
+ "Content-Type: application/json", "Content-Type: application/json",
  "X-Cache: MISS", "Content-Type: application/json", "X-Cache: MISS"]
 --- response_body_like eval
 [qr/RUN=/, qr/405 Not Allowed/, qr/405 Not Allowed/, qr/405 Not Allowed/, qr/\A\z/, qr/\A\z/, qr/RUN=/,
@@ -225,3 +226,18 @@ __DATA__
 ["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS"]
 --- response_body_like eval
 [qr/backend/, qr/backend/, qr/\A\{"key":"t1:\/front\/x","purged":1\}\n\z/, qr/backend/]
+
+
+
+=== TEST 9: the keyless form purges the HEAD entry of the page too
+--- config
+--- request eval
+["GET /site/h/", "HEAD /site/h/", "GET /site/h/", "HEAD /site/h/", "GET /p/site/h/", "HEAD /site/h/", "GET /p/site/h/"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: MISS", "X-Cache: HIT", "X-Cache: HIT", "", "X-Cache: MISS", ""]
+--- response_body_like eval
+[qr/RUN=/, qr/\A\z/, qr/RUN=/, qr/\A\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":2\}\n\z/, qr/\A\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":1\}\n\z/]

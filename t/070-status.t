@@ -110,6 +110,8 @@ microcache_purged_entries_total 1
 ["POST /status\nhello", "HEAD /status", "GET /status?format=json"]
 --- error_code eval
 [405, 200, 200]
+--- response_headers eval
+["Allow: GET, HEAD", "Content-Type: application/json", "Content-Type: application/json"]
 --- response_body eval
 [qr/405 Not Allowed/, "", qr/\A\{"requests":0,/]
 
@@ -130,3 +132,24 @@ microcache_purged_entries_total 1
 [(204) x 60, 200]
 --- response_body_like eval
 [("^\$") x 60, qr/\A\{"requests":60,"rewritten":60,"stripped_args":60,/]
+
+
+
+=== TEST 4: the module's own locations are not site traffic, even under "microcache on"
+--- http_config
+    proxy_cache_path px_cache keys_zone=px:1m;
+--- config
+    microcache on;
+    location /purge/ {
+        microcache_purge px;
+    }
+    location = /status {
+        microcache_status;
+    }
+--- request eval
+["PURGE /purge/x?utm_source=1", "GET /status?utm_source=1", "GET /status"]
+--- error_code eval
+[404, 200, 200]
+--- response_body_like eval
+[qr/purged/, qr/\A\{"requests":0,"rewritten":0,"stripped_args":0,"skips":\{"method":0,/,
+ qr/\A\{"requests":0,.*"purges":\{"purged":0,"not_found":1,/]

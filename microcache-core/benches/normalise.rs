@@ -41,13 +41,7 @@ fn bench(name: &str, query: &[u8], rules: &ArgRules) {
     let mut args = vec![0; query.len()];
     let mut stripped = vec![0; query.len()];
     let mut call = || {
-        black_box(normalise(
-            black_box(query),
-            rules,
-            &bypass,
-            &mut args,
-            &mut stripped,
-        ));
+        black_box(normalise(black_box(query), rules, &bypass, &mut args, &mut stripped));
     };
     // Calibrate a batch to roughly 5 ms.
     let mut batch = 1u64;
@@ -83,10 +77,7 @@ fn bench(name: &str, query: &[u8], rules: &ArgRules) {
 
 fn main() {
     let default = ArgRules::default();
-    let sorted = ArgRules {
-        sort: true,
-        ..ArgRules::default()
-    };
+    let sorted = ArgRules { sort: true, ..ArgRules::default() };
     let wildcards = ArgRules {
         strip: GlobSet::new(["*a*a*a*b", "*%*", "z*"]),
         keep: Some(GlobSet::new(["*"])),
@@ -115,21 +106,10 @@ fn main() {
     bench(
         "2 KiB, 512 params, max_args 1024",
         &long_clean,
-        &ArgRules {
-            max_args: MAX_ARGS_LIMIT,
-            ..default.clone()
-        },
+        &ArgRules { max_args: MAX_ARGS_LIMIT, ..default.clone() },
     );
     let escaped = b"%61&".repeat(MAX_QUERY_LEN / 8);
-    bench(
-        "2 KiB escaped names, wildcard rules, sorted",
-        &escaped,
-        &wildcards,
-    );
+    bench("2 KiB escaped names, wildcard rules, sorted", &escaped, &wildcards);
     let escaped = b"%61&".repeat(MAX_QUERY_LEN / 4);
-    bench(
-        "4 KiB escaped names, wildcard rules, sorted",
-        &escaped,
-        &wildcards,
-    );
+    bench("4 KiB escaped names, wildcard rules, sorted", &escaped, &wildcards);
 }

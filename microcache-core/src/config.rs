@@ -3,8 +3,6 @@
 //! The nginx glue passes the arguments of a directive as byte strings and turns a
 //! [`ConfError`] into `invalid value "x" in "microcache_max_args" directive, ...`.
 
-use core::fmt;
-
 use regex::bytes::RegexSetBuilder;
 
 use crate::glob::GlobSet;
@@ -23,11 +21,7 @@ pub struct ConfError {
 
 impl ConfError {
     fn value(value: &[u8], reason: impl Into<String>) -> ConfError {
-        ConfError {
-            kind: "value",
-            value: value.to_vec(),
-            reason: reason.into(),
-        }
+        ConfError { kind: "value", value: value.to_vec(), reason: reason.into() }
     }
 
     /// The nginx-style message for `directive`.
@@ -37,18 +31,6 @@ impl ConfError {
             self.kind,
             String::from_utf8_lossy(&self.value),
             directive,
-            self.reason
-        )
-    }
-}
-
-impl fmt::Display for ConfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {} \"{}\": {}",
-            self.kind,
-            String::from_utf8_lossy(&self.value),
             self.reason
         )
     }
@@ -70,10 +52,7 @@ fn check_name_pattern(p: &[u8]) -> Result<(), ConfError> {
     if p.is_empty() {
         return Err(ConfError::value(p, "an empty pattern matches nothing"));
     }
-    match p
-        .iter()
-        .find(|&&c| c <= b' ' || c == 0x7f || matches!(c, b'&' | b'=' | b';'))
-    {
+    match p.iter().find(|&&c| c <= b' ' || c == 0x7f || matches!(c, b'&' | b'=' | b';')) {
         Some(_) => Err(ConfError::value(
             p,
             "a name cannot contain spaces, controls, \"&\", \"=\" or \";\"",
@@ -121,15 +100,9 @@ pub fn parse_header_globs(args: &[&[u8]]) -> Result<GlobSet, ConfError> {
 pub fn parse_methods(args: &[&[u8]]) -> Result<MethodRule, ConfError> {
     let mut methods: Vec<Box<[u8]>> = Vec::with_capacity(args.len());
     for &arg in args {
-        if arg.is_empty()
-            || !arg
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || matches!(c, b'-' | b'_'))
+        if arg.is_empty() || !arg.iter().all(|c| c.is_ascii_uppercase() || matches!(c, b'-' | b'_'))
         {
-            return Err(ConfError::value(
-                arg,
-                "a method is written in upper case, like POST",
-            ));
+            return Err(ConfError::value(arg, "a method is written in upper case, like POST"));
         }
         if !methods.iter().any(|m| **m == *arg) {
             methods.push(arg.into());
@@ -168,32 +141,20 @@ pub fn parse_uri_rule(args: &[&[u8]]) -> Result<UriRule, ConfError> {
         if body.is_empty() {
             return Err(ConfError::value(arg, "empty regex"));
         }
-        let pattern = if caseless {
-            format!("(?i:{body})")
-        } else {
-            body.to_owned()
-        };
+        let pattern = if caseless { format!("(?i:{body})") } else { body.to_owned() };
         // Compile alone first, so the error names the pattern at fault.
         if let Err(e) = RegexSetBuilder::new([&pattern]).build() {
-            return Err(ConfError {
-                kind: "regex",
-                value: arg.to_vec(),
-                reason: regex_reason(&e),
-            });
+            return Err(ConfError { kind: "regex", value: arg.to_vec(), reason: regex_reason(&e) });
         }
         regexes.push(pattern);
     }
     let set = match regexes.is_empty() {
         true => None,
-        false => Some(
-            RegexSetBuilder::new(&regexes)
-                .build()
-                .map_err(|e| ConfError {
-                    kind: "regex",
-                    value: regexes.join(" ").into_bytes(),
-                    reason: regex_reason(&e),
-                })?,
-        ),
+        false => Some(RegexSetBuilder::new(&regexes).build().map_err(|e| ConfError {
+            kind: "regex",
+            value: regexes.join(" ").into_bytes(),
+            reason: regex_reason(&e),
+        })?),
     };
     Ok(UriRule::new(prefixes, set))
 }
@@ -216,10 +177,7 @@ pub fn parse_max_args(arg: &[u8]) -> Result<usize, ConfError> {
         .and_then(|s| s.parse::<usize>().ok())
         .filter(|n| (1..=MAX_ARGS_LIMIT).contains(n))
         .ok_or_else(|| {
-            ConfError::value(
-                arg,
-                format!("it must be a number from 1 to {MAX_ARGS_LIMIT}"),
-            )
+            ConfError::value(arg, format!("it must be a number from 1 to {MAX_ARGS_LIMIT}"))
         })
 }
 
@@ -239,9 +197,7 @@ mod tests {
         let e = parse_name_globs(&args("foo off"), true).unwrap_err();
         assert_eq!(e.value, b"off");
         // Outside microcache_strip_args "default" is just a name.
-        assert!(parse_name_globs(&args("default"), false)
-            .unwrap()
-            .matches_bytes(b"default"));
+        assert!(parse_name_globs(&args("default"), false).unwrap().matches_bytes(b"default"));
     }
 
     #[test]

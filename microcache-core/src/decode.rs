@@ -9,24 +9,18 @@
 #[derive(Clone, Debug)]
 pub struct Decoded<'a> {
     rest: &'a [u8],
-    /// PHP's view of a variable name: until the first `[`, `.` and ` ` become `_`.
+    /// PHP's view of a variable name: until the first `[`, `.`, ` ` and `+` become `_`.
     php: bool,
 }
 
 impl<'a> Decoded<'a> {
     pub fn new(raw: &'a [u8]) -> Self {
-        Decoded {
-            rest: raw,
-            php: false,
-        }
+        Decoded { rest: raw, php: false }
     }
 
     /// The name as PHP registers it in `$_GET` / `$_COOKIE` (`a.b` is `$_COOKIE['a_b']`).
     pub fn php(raw: &'a [u8]) -> Self {
-        Decoded {
-            rest: raw,
-            php: true,
-        }
+        Decoded { rest: raw, php: true }
     }
 }
 
@@ -48,7 +42,8 @@ impl Iterator for Decoded<'_> {
         }
         if self.php {
             match byte {
-                b'.' | b' ' => byte = b'_',
+                // PHP decodes `+` to a space in query names, then mangles the space.
+                b'.' | b' ' | b'+' => byte = b'_',
                 b'[' => self.php = false,
                 _ => {}
             }
@@ -86,43 +81,25 @@ impl<'a> Name<'a> {
     /// A percent-encoded name (query arguments, cookies).
     #[inline]
     pub fn new(raw: &'a [u8]) -> Self {
-        Name {
-            raw,
-            escaped: raw.contains(&b'%'),
-            php: false,
-        }
+        Name { raw, escaped: raw.contains(&b'%'), php: false }
     }
 
     /// A name whose caller already knows whether it contains a `%`.
     #[inline]
     pub(crate) fn with_escapes(raw: &'a [u8], escaped: bool) -> Self {
-        Name {
-            raw,
-            escaped,
-            php: false,
-        }
+        Name { raw, escaped, php: false }
     }
 
     /// A name taken as it is (header names).
     pub fn literal(raw: &'a [u8]) -> Self {
-        Name {
-            raw,
-            escaped: false,
-            php: false,
-        }
+        Name { raw, escaped: false, php: false }
     }
 
     /// The name PHP would see, when that differs from the decoded name; see [`Decoded::php`].
     pub fn php(raw: &'a [u8]) -> Option<Self> {
-        let mangled = raw
-            .iter()
-            .take_while(|&&c| c != b'[')
-            .any(|&c| matches!(c, b'.' | b' ' | b'%'));
-        mangled.then_some(Name {
-            raw,
-            escaped: true,
-            php: true,
-        })
+        let mangled =
+            raw.iter().take_while(|&&c| c != b'[').any(|&c| matches!(c, b'.' | b' ' | b'+' | b'%'));
+        mangled.then_some(Name { raw, escaped: true, php: true })
     }
 
     pub fn raw(&self) -> &'a [u8] {
@@ -177,6 +154,8 @@ mod tests {
     fn php_view_of_names() {
         let php = |s: &[u8]| Decoded::php(s).collect::<Vec<u8>>();
         assert_eq!(php(b"wordpress.logged in_x"), b"wordpress_logged_in_x");
+        assert_eq!(php(b"doing%2Ewp+cron"), b"doing_wp_cron");
+        assert!(Name::php(b"rest+route").is_some());
         assert_eq!(php(b"a%2Eb[c.d]"), b"a_b[c.d]");
         assert!(Name::php(b"plain_name").is_none());
         assert!(Name::php(b"a[.]").is_none());

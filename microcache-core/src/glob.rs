@@ -126,28 +126,18 @@ impl GlobSet {
             }
             buckets
         });
-        GlobSet {
-            literal_first,
-            buckets,
-            star_first,
-        }
+        GlobSet { literal_first, buckets, star_first }
     }
 
     pub fn is_empty(&self) -> bool {
         self.literal_first.is_empty() && self.star_first.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.literal_first.len() + self.star_first.len()
-    }
-
     fn bucket(&self, first: Option<u8>) -> &[Glob] {
         match (&self.buckets, first) {
             (Some(buckets), Some(first)) => {
                 let (start, end) = buckets[usize::from(first)];
-                self.literal_first
-                    .get(usize::from(start)..usize::from(end))
-                    .unwrap_or_default()
+                self.literal_first.get(usize::from(start)..usize::from(end)).unwrap_or_default()
             }
             _ => &[],
         }
@@ -158,15 +148,11 @@ impl GlobSet {
     pub fn matches(&self, name: &Name<'_>) -> bool {
         match name.plain() {
             Some(s) => {
-                self.bucket(s.first().copied())
-                    .iter()
-                    .any(|g| g.matches_plain(s))
+                self.bucket(s.first().copied()).iter().any(|g| g.matches_plain(s))
                     || self.star_first.iter().any(|g| g.matches_plain(s))
             }
             None => {
-                self.bucket(name.decoded().next())
-                    .iter()
-                    .any(|g| g.matches_decoded(name))
+                self.bucket(name.decoded().next()).iter().any(|g| g.matches_decoded(name))
                     || self.star_first.iter().any(|g| g.matches_decoded(name))
             }
         }

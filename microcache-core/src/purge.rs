@@ -111,14 +111,8 @@ mod tests {
     #[test]
     fn targets() {
         assert_eq!(PurgeTarget::parse(b"*"), PurgeTarget::All);
-        assert_eq!(
-            PurgeTarget::parse(b"httpGEThost/a*"),
-            PurgeTarget::Prefix(b"httpGEThost/a")
-        );
-        assert_eq!(
-            PurgeTarget::parse(b"httpGEThost/a"),
-            PurgeTarget::Key(b"httpGEThost/a")
-        );
+        assert_eq!(PurgeTarget::parse(b"httpGEThost/a*"), PurgeTarget::Prefix(b"httpGEThost/a"));
+        assert_eq!(PurgeTarget::parse(b"httpGEThost/a"), PurgeTarget::Key(b"httpGEThost/a"));
         assert_eq!(PurgeTarget::parse(b""), PurgeTarget::Key(b""));
     }
 
@@ -134,10 +128,7 @@ mod tests {
             String::from_utf8(path).unwrap(),
             format!("/c/{}/{}/{}", &n[31..], &n[29..31], n)
         );
-        assert_eq!(
-            cache_file_path(b"/c", &[], &hash),
-            [&b"/c/"[..], &name].concat()
-        );
+        assert_eq!(cache_file_path(b"/c", &[], &hash), [&b"/c/"[..], &name].concat());
         assert!(parse_hex_name(b"0123456789abcdef0123456789abcdeF").is_none());
         assert!(parse_hex_name(b"0123456789abcdef0123456789abcdef.0000000001").is_none());
     }
@@ -147,10 +138,7 @@ mod tests {
         let mut file = vec![0u8; 10];
         file.extend_from_slice(b"\nKEY: httpGEThost/a\nb\nStatus: 200\r\n");
         let header_start = 10 + b"\nKEY: httpGEThost/a\nb\n".len();
-        assert_eq!(
-            stored_key(&file, 10, header_start),
-            Some(&b"httpGEThost/a\nb"[..])
-        );
+        assert_eq!(stored_key(&file, 10, header_start), Some(&b"httpGEThost/a\nb"[..]));
         assert_eq!(stored_key(&file, 10, 5), None);
         assert_eq!(stored_key(&file, 11, header_start), None);
         assert_eq!(stored_key(&file[..20], 10, header_start), None);
@@ -158,15 +146,9 @@ mod tests {
 
     #[test]
     fn keyless_targets() {
-        assert_eq!(
-            keyless_target(b"/purge/", b"/purge/a/b"),
-            Some(&b"/a/b"[..])
-        );
+        assert_eq!(keyless_target(b"/purge/", b"/purge/a/b"), Some(&b"/a/b"[..]));
         assert_eq!(keyless_target(b"/purge/", b"/purge/"), Some(&b"/"[..]));
-        assert_eq!(
-            keyless_target(b"/purge", b"/purge/x%20y"),
-            Some(&b"/x%20y"[..])
-        );
+        assert_eq!(keyless_target(b"/purge", b"/purge/x%20y"), Some(&b"/x%20y"[..]));
         assert_eq!(keyless_target(b"/purge/", b"/pur%67e/a"), None);
         assert_eq!(keyless_target(b"/purge", b"/purgeall"), None);
     }

@@ -90,7 +90,10 @@ struct Segment {
     start: usize,
     end: usize,
     name_end: usize,
+    /// The name has a `%`: decoding may change it.
     escaped: bool,
+    /// PHP may see the name differently (`.`, `+`, space, or an escape).
+    php_mangled: bool,
 }
 
 impl Segment {
@@ -100,46 +103,45 @@ impl Segment {
     }
 }
 
-/// Bytes the segment scanner stops at.
-const SPECIAL: [bool; 256] = {
+/// Bytes the scanner stops at in a name: its end, and what makes decoding or PHP's view of
+/// the name differ from its raw bytes.
+const NAME_STOPS: [bool; 256] = {
     let mut table = [false; 256];
-    table[b'&' as usize] = true;
-    table[b'=' as usize] = true;
-    table[b'%' as usize] = true;
+    let mut i = 0;
+    while i < 6 {
+        table[b"&=%.+ "[i] as usize] = true;
+        i += 1;
+    }
     table
 };
 
 /// Calls `f` for each non-empty segment, in order; stops early when `f` returns false.
 ///
-/// One pass over the bytes finds the segment's end, its name's end and whether the name has a
-/// `%` escape. The inner loop skips ordinary bytes with one table lookup each.
+/// One pass over the bytes finds the segment's end, its name's end and what its name contains.
+/// Ordinary bytes cost one table lookup in the name and one comparison in the value.
 #[inline]
 fn for_each_segment(query: &[u8], mut f: impl FnMut(Segment) -> bool) {
     let mut i = 0;
     while i < query.len() {
         let start = i;
-        let mut name_end = None;
-        let mut escaped = false;
-        loop {
-            while i < query.len() && !SPECIAL[usize::from(query[i])] {
+        let (mut escaped, mut php_mangled) = (false, false);
+        let name_end = loop {
+            while i < query.len() && !NAME_STOPS[usize::from(query[i])] {
                 i += 1;
             }
             match query.get(i) {
-                None | Some(b'&') => break,
-                Some(b'=') if name_end.is_none() => name_end = Some(i),
-                Some(b'%') if name_end.is_none() => escaped = true,
-                _ => {}
+                None | Some(b'&') | Some(b'=') => break i,
+                Some(b'%') => escaped = true,
+                // PHP turns these into `_` (a `[` ends that, but only needs the slow path).
+                _ => php_mangled = true,
             }
             i += 1;
+        };
+        while i < query.len() && query[i] != b'&' {
+            i += 1;
         }
-        if i > start
-            && !f(Segment {
-                start,
-                end: i,
-                name_end: name_end.unwrap_or(i),
-                escaped,
-            })
-        {
+        let seg = Segment { start, end: i, name_end, escaped, php_mangled: php_mangled || escaped };
+        if i > start && !f(seg) {
             return;
         }
         i += 1;
@@ -158,12 +160,7 @@ struct Joiner<'q, 'b> {
 
 impl<'q, 'b> Joiner<'q, 'b> {
     fn new(query: &'q [u8], buf: &'b mut [u8]) -> Self {
-        Joiner {
-            query,
-            buf,
-            len: 0,
-            pending: None,
-        }
+        Joiner { query, buf, len: 0, pending: None }
     }
 
     #[inline]
@@ -210,10 +207,7 @@ pub fn normalise(
     stripped: &mut [u8],
 ) -> Normalised {
     assert!(args.len() >= query.len() && stripped.len() >= query.len());
-    let limited = Normalised {
-        limited: true,
-        ..Normalised::default()
-    };
+    let limited = Normalised { limited: true, ..Normalised::default() };
     if query.len() > MAX_QUERY_LEN {
         return limited;
     }
@@ -223,9 +217,9 @@ pub fn normalise(
 
     let mut out = Joiner::new(query, args);
     let mut removed = Joiner::new(query, stripped);
-    let Some(mut result) = sift(query, rules, bypass, &mut removed, |seg| {
-        out.push(seg.start, seg.end)
-    }) else {
+    let Some(mut result) =
+        sift(query, rules, bypass, &mut removed, |seg| out.push(seg.start, seg.end))
+    else {
         return limited;
     };
     result.args_len = out.finish();
@@ -256,7 +250,11 @@ fn sift(
         let survives =
             rules.keep.as_ref().is_none_or(|k| k.matches(&name)) && !rules.strip.matches(&name);
         if survives {
-            result.bypass = result.bypass || bypass.matches(&name);
+            // As PHP sees it too: `?rest.route=` is `$_GET['rest_route']`.
+            result.bypass = result.bypass
+                || bypass.matches(&name)
+                || (seg.php_mangled
+                    && Name::php(name.raw()).is_some_and(|php| bypass.matches(&php)));
             keep(seg);
         } else {
             removed.push(seg.start, seg.end);
@@ -282,9 +280,7 @@ fn normalise_sorted(
 
     // Equal names keep their order: ties are broken by position (`a[]=1&a[]=2` stays).
     let by_name = |a: &Segment, b: &Segment| {
-        a.name(query)
-            .cmp_decoded(&b.name(query))
-            .then(a.start.cmp(&b.start))
+        a.name(query).cmp_decoded(&b.name(query)).then(a.start.cmp(&b.start))
     };
     let reordered = !kept.is_sorted_by(|a, b| by_name(a, b).is_le());
     if reordered {
@@ -438,28 +434,15 @@ mod tests {
     #[test]
     fn bypass_looks_at_surviving_names() {
         assert!(
-            run_with("add-to-cart=5&p=1", &ArgRules::default(), &["add-to-cart"])
-                .result
-                .bypass
+            run_with("add-to-cart=5&p=1", &ArgRules::default(), &["add-to-cart"]).result.bypass
         );
-        assert!(
-            run_with("add%2Dto-cart=5", &ArgRules::default(), &["add-to-cart"])
-                .result
-                .bypass
-        );
-        assert!(
-            !run_with("utm_x=1&p=1", &ArgRules::default(), &["utm_*"])
-                .result
-                .bypass
-        );
+        assert!(run_with("add%2Dto-cart=5", &ArgRules::default(), &["add-to-cart"]).result.bypass);
+        assert!(!run_with("utm_x=1&p=1", &ArgRules::default(), &["utm_*"]).result.bypass);
     }
 
     #[test]
     fn splits_request_uri() {
-        assert_eq!(
-            split_request_uri(b"/a?b?c"),
-            (&b"/a"[..], Some(&b"b?c"[..]))
-        );
+        assert_eq!(split_request_uri(b"/a?b?c"), (&b"/a"[..], Some(&b"b?c"[..])));
         assert_eq!(split_request_uri(b"/a?"), (&b"/a"[..], Some(&b""[..])));
         assert_eq!(split_request_uri(b"/a"), (&b"/a"[..], None));
     }

@@ -16,11 +16,8 @@ pub enum PurgeOutcome {
 }
 
 impl PurgeOutcome {
-    pub const ALL: [PurgeOutcome; 3] = [
-        PurgeOutcome::Purged,
-        PurgeOutcome::NotFound,
-        PurgeOutcome::Failed,
-    ];
+    pub const ALL: [PurgeOutcome; 3] =
+        [PurgeOutcome::Purged, PurgeOutcome::NotFound, PurgeOutcome::Failed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,30 +83,18 @@ impl Snapshot {
                 }
             }
         };
-        family(
-            "requests_total",
-            "Requests in a microcache on scope.",
-            &[(None, self.requests)],
-        );
+        family("requests_total", "Requests in a microcache on scope.", &[(None, self.requests)]);
         family(
             "rewritten_total",
             "Requests whose query string was rewritten.",
             &[(None, self.rewritten)],
         );
-        family(
-            "stripped_args_total",
-            "Query arguments removed.",
-            &[(None, self.stripped_args)],
-        );
+        family("stripped_args_total", "Query arguments removed.", &[(None, self.stripped_args)]);
         let skips: Vec<_> = SkipReason::ALL
             .iter()
             .map(|r| (Some(("reason", r.as_str())), self.skips[r.index()]))
             .collect();
-        family(
-            "skips_total",
-            "Requests that skipped the cache, by first matching rule.",
-            &skips,
-        );
+        family("skips_total", "Requests that skipped the cache, by first matching rule.", &skips);
         let purges: Vec<_> = PurgeOutcome::ALL
             .iter()
             .map(|o| (Some(("result", o.as_str())), self.purges[o.index()]))
@@ -171,12 +156,7 @@ mod tests {
 
     #[test]
     fn renders_counters() {
-        let mut s = Snapshot {
-            requests: 5,
-            rewritten: 2,
-            stripped_args: 3,
-            ..Snapshot::default()
-        };
+        let mut s = Snapshot { requests: 5, rewritten: 2, stripped_args: 3, ..Snapshot::default() };
         s.skips[SkipReason::Cookie.index()] = 4;
         s.purges[PurgeOutcome::NotFound.index()] = 1;
         let json = s.to_json();

@@ -232,28 +232,12 @@ mod tests {
             rules.evaluate(&facts("GET", "/wp-admin/x", &cookie), &none),
             Some(SkipReason::Uri)
         );
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &cookie), &none),
-            Some(SkipReason::Cookie)
-        );
+        assert_eq!(rules.evaluate(&facts("GET", "/", &cookie), &none), Some(SkipReason::Cookie));
         assert_eq!(rules.evaluate(&facts("HEAD", "/", &[]), &none), None);
-        let bypass = Normalised {
-            bypass: true,
-            limited: true,
-            ..none
-        };
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &[]), &bypass),
-            Some(SkipReason::Arg)
-        );
-        let limited = Normalised {
-            limited: true,
-            ..none
-        };
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &[]), &limited),
-            Some(SkipReason::Limit)
-        );
+        let bypass = Normalised { bypass: true, limited: true, ..none };
+        assert_eq!(rules.evaluate(&facts("GET", "/", &[]), &bypass), Some(SkipReason::Arg));
+        let limited = Normalised { limited: true, ..none };
+        assert_eq!(rules.evaluate(&facts("GET", "/", &[]), &limited), Some(SkipReason::Limit));
     }
 
     #[test]
@@ -262,20 +246,11 @@ mod tests {
         let none = Normalised::default();
         let value_only = [("cookie", "theme=wordpress_logged_in_x")];
         assert_eq!(rules.evaluate(&facts("GET", "/", &value_only), &none), None);
-        let split = [
-            ("cookie", "a=1"),
-            ("user-agent", "x"),
-            ("cookie", " woocommerce_items_in_cart=1"),
-        ];
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &split), &none),
-            Some(SkipReason::Cookie)
-        );
+        let split =
+            [("cookie", "a=1"), ("user-agent", "x"), ("cookie", " woocommerce_items_in_cart=1")];
+        assert_eq!(rules.evaluate(&facts("GET", "/", &split), &none), Some(SkipReason::Cookie));
         let encoded = [("cookie", "wordpress%5Flogged_in_1=x")];
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &encoded), &none),
-            Some(SkipReason::Cookie)
-        );
+        assert_eq!(rules.evaluate(&facts("GET", "/", &encoded), &none), Some(SkipReason::Cookie));
         let php_mangled = [("cookie", "wordpress.logged_in_1=x")];
         assert_eq!(
             rules.evaluate(&facts("GET", "/", &php_mangled), &none),
@@ -287,24 +262,15 @@ mod tests {
     fn regex_is_case_insensitive_when_asked() {
         let rules = wordpress();
         let none = Normalised::default();
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/shop/CART/", &[]), &none),
-            Some(SkipReason::Uri)
-        );
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/WP-ADMIN/", &[]), &none),
-            None
-        );
+        assert_eq!(rules.evaluate(&facts("GET", "/shop/CART/", &[]), &none), Some(SkipReason::Uri));
+        assert_eq!(rules.evaluate(&facts("GET", "/WP-ADMIN/", &[]), &none), None);
     }
 
     #[test]
     fn headers_must_be_present_and_non_empty() {
         let rules = SkipRules::default();
         let none = Normalised::default();
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &[("authorization", "")]), &none),
-            None
-        );
+        assert_eq!(rules.evaluate(&facts("GET", "/", &[("authorization", "")]), &none), None);
         assert_eq!(
             rules.evaluate(&facts("GET", "/", &[("authorization", "Basic x")]), &none),
             Some(SkipReason::Header)
@@ -316,10 +282,7 @@ mod tests {
         let rules = SkipRules::default();
         let mut req = facts("GET", "/", &[]);
         req.has_body = true;
-        assert_eq!(
-            rules.evaluate(&req, &Normalised::default()),
-            Some(SkipReason::Body)
-        );
+        assert_eq!(rules.evaluate(&req, &Normalised::default()), Some(SkipReason::Body));
     }
 
     #[test]

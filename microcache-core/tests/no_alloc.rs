@@ -41,19 +41,14 @@ fn allocations(f: impl FnOnce()) -> usize {
 
 #[test]
 fn normalising_and_judging_a_request_does_not_allocate() {
-    let sorted = ArgRules {
-        sort: true,
-        ..ArgRules::default()
-    };
+    let sorted = ArgRules { sort: true, ..ArgRules::default() };
     let skip = SkipRules {
         cookies: GlobSet::new(["wordpress_logged_in_*", "wp-postpass_*"]),
         ..SkipRules::default()
     };
     let query = b"p=1&utm_source=x&%67clid=2&b[]=1&a=%ZZ&&s=shoes";
-    let headers = [
-        (&b"cookie"[..], &b"a=1; wordpress.logged_in_x=1"[..]),
-        (b"user-agent", b"curl"),
-    ];
+    let headers =
+        [(&b"cookie"[..], &b"a=1; wordpress.logged_in_x=1"[..]), (b"user-agent", b"curl")];
     let mut args = [0u8; 64];
     let mut stripped = [0u8; 64];
     for rules in [ArgRules::default(), sorted] {

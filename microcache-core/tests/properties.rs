@@ -75,11 +75,7 @@ fn run(query: &[u8], rules: &ArgRules) -> Output {
     let result = normalise(query, rules, &GlobSet::default(), &mut args, &mut stripped);
     args.truncate(result.args_len);
     stripped.truncate(result.stripped_len);
-    Output {
-        args,
-        stripped,
-        result,
-    }
+    Output { args, stripped, result }
 }
 
 fn segments(q: &[u8]) -> Vec<&[u8]> {
@@ -87,10 +83,7 @@ fn segments(q: &[u8]) -> Vec<&[u8]> {
 }
 
 fn decoded_name(segment: &[u8]) -> Vec<u8> {
-    let end = segment
-        .iter()
-        .position(|&c| c == b'=')
-        .unwrap_or(segment.len());
+    let end = segment.iter().position(|&c| c == b'=').unwrap_or(segment.len());
     Decoded::new(&segment[..end]).collect()
 }
 
