@@ -13,7 +13,9 @@
 //! so the query in the key and the query the origin receives are the same bytes by
 //! construction. nginx clears module contexts on internal redirects; the state is therefore
 //! also registered as a pool cleanup and found there again, as the realip module does.
-//! Subrequests (SSI, auth_request) have states of their own: they are requests for other URIs.
+//! Subrequests such as SSI includes or auth_request have states of their own: they are
+//! requests for other URIs. Background subrequests (cache updates, mirrors) are the request
+//! itself, run again, and share its state: a cache update must store under the same key.
 
 use core::ffi::c_void;
 use core::mem::size_of;
@@ -150,8 +152,21 @@ fn announces_body(r: &ngx_http_request_t) -> bool {
         || content_length.is_some_and(|value| value.iter().any(|&c| c != b'0'))
 }
 
+/// The request whose state `r` uses: `r`, or for a background subrequest its parent's.
+fn describing(r: &mut ngx_http_request_t) -> &mut ngx_http_request_t {
+    let mut r: *mut ngx_http_request_t = r;
+    // SAFETY: a subrequest's parent outlives it.
+    unsafe {
+        while (*r).background() != 0 && !(*r).parent.is_null() {
+            r = (*r).parent;
+        }
+        &mut *r
+    }
+}
+
 /// The state of `r`, computed (once) with `rules`.
 fn computed<'r>(r: &'r mut ngx_http_request_t, rules: &Rules) -> Option<&'r mut RequestState> {
+    let r = describing(r);
     let state = match find_state(r) {
         Some(s) => s,
         None => create_state(r)?,

@@ -316,3 +316,37 @@ GET /page.html?p=1&gclid=x
 X-Key: httpGETlocalhost/page.html?p=1
 --- response_body
 page frag key=httpGETlocalhost/frag?z=1 args=z=1
+
+
+
+=== TEST 13: a background cache update (after try_files) stores under the request's key: the next request HITs
+--- config
+    microcache on;
+    location /site/ {
+        try_files $uri /echo.php?$args;
+    }
+    location = /echo.php {
+        root $TEST_NGINX_PHP_ROOT;
+        include $TEST_NGINX_PHP_ROOT/fastcgi_params;
+        fastcgi_param REQUEST_URI $microcache_request_uri;
+        fastcgi_pass $TEST_NGINX_FASTCGI_SOCKET;
+        fastcgi_cache mc;
+        fastcgi_cache_key $microcache_key;
+        fastcgi_cache_valid 200 1s;
+        fastcgi_cache_use_stale updating;
+        fastcgi_cache_background_update on;
+        add_header X-Cache $upstream_cache_status;
+    }
+    location = /sleep.php {
+        root $TEST_NGINX_PHP_ROOT;
+        include $TEST_NGINX_PHP_ROOT/fastcgi_params;
+        fastcgi_pass $TEST_NGINX_FASTCGI_SOCKET;
+    }
+--- request eval
+["GET /site/x/?p=1&utm_source=a", "GET /sleep.php?ms=2100", "GET /site/x/?p=1&gclid=b",
+ "GET /sleep.php?ms=300", "GET /site/x/?p=1"]
+--- response_headers eval
+["X-Cache: MISS", "", "X-Cache: STALE", "", "X-Cache: HIT"]
+--- response_body_like eval
+[qr/QUERY_STRING=p=1\n/, qr/slept/, qr/QUERY_STRING=p=1\n/, qr/slept/, qr/QUERY_STRING=p=1\n/]
+--- timeout: 5
