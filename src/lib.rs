@@ -72,6 +72,14 @@ impl HttpModule for HttpMicrocacheModule {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        if !variables::check_value_layout() {
+            ngx::ngx_conf_log_error!(
+                nginx_sys::NGX_LOG_EMERG,
+                cf,
+                "microcache: unexpected ngx_variable_value_t layout on this build"
+            );
+            return NGX_ERROR as ngx_int_t;
+        }
         // SAFETY: the variable table is only read here, during configuration.
         for v in unsafe { (*ptr::addr_of_mut!(NGX_HTTP_MICROCACHE_VARS)).iter_mut() } {
             // SAFETY: cf is valid in preconfiguration; nginx copies the name.

@@ -1,8 +1,8 @@
 //! The `$microcache_*` variables.
 
 use nginx_sys::{
-    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t,
-    ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_NOCACHEABLE, NGX_OK,
+    __BindgenBitfieldUnit, ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t,
+    ngx_uint_t, ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_NOCACHEABLE, NGX_OK,
 };
 use ngx::ngx_string;
 
@@ -77,11 +77,32 @@ unsafe extern "C" fn get_variable(
             Some(Value::SkipReason) => static_str(values.skip.map_or("", |r| r.as_str())),
             None => return NGX_ERROR as ngx_int_t,
         };
-        v.set_len(value.len as u32);
-        v.set_valid(1);
-        v.set_no_cacheable(1);
-        v.set_not_found(0);
+        v._bitfield_1 = valid_not_cacheable(value.len);
         v.data = value.data;
         NGX_OK as ngx_int_t
     })
+}
+
+/// The bit-fields of a found, valid, not cacheable value of `len` bytes: `len:28 valid:1
+/// no_cacheable:1 not_found:1 escape:1`, low bits first as C lays them out on little-endian
+/// targets. Packed by hand because bindgen's setters loop bit by bit, hundreds of instructions
+/// per variable; [`check_value_layout`] verifies the packing against them once.
+fn valid_not_cacheable(len: usize) -> __BindgenBitfieldUnit<[u8; 4]> {
+    const VALID: u32 = 1 << 28;
+    const NO_CACHEABLE: u32 = 1 << 29;
+    let len = u32::try_from(len).unwrap_or(u32::MAX) & 0x0fff_ffff;
+    __BindgenBitfieldUnit::new((len | VALID | NO_CACHEABLE).to_le_bytes())
+}
+
+/// Whether [`valid_not_cacheable`] agrees with bindgen's accessors on this build.
+pub fn check_value_layout() -> bool {
+    // SAFETY: an all-zero ngx_variable_value_t is a valid (empty) value.
+    let mut v: ngx_variable_value_t = unsafe { core::mem::zeroed() };
+    v._bitfield_1 = valid_not_cacheable(0x0abc_def1);
+    cfg!(target_endian = "little")
+        && v.len() == 0x0abc_def1
+        && v.valid() == 1
+        && v.no_cacheable() == 1
+        && v.not_found() == 0
+        && v.escape() == 0
 }

@@ -43,6 +43,14 @@ fn bench(name: &str, query: &[u8], rules: &ArgRules) {
     let mut call = || {
         black_box(normalise(black_box(query), rules, &bypass, &mut args, &mut stripped));
     };
+    // A fixed number of calls and no timing, for instruction counts under callgrind:
+    // `BENCH_CALLS=100000 valgrind --tool=callgrind target/release/deps/normalise-*`.
+    if let Some(calls) = std::env::var("BENCH_CALLS").ok().and_then(|n| n.parse::<u64>().ok()) {
+        for _ in 0..calls {
+            call();
+        }
+        return;
+    }
     // Calibrate a batch to roughly 5 ms.
     let mut batch = 1u64;
     loop {
