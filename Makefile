@@ -11,7 +11,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-docker test run
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-docker test run bench
 
 deps:
 	scripts/install-deps.sh
@@ -67,3 +67,7 @@ run:
 	scripts/install-deps.sh build staging
 	$(MAKE) debian
 	staging/run.sh
+
+# The benchmark (bench/README.md): about 8 minutes; writes bench/results.md.
+bench: debian
+	bench/run.sh
