@@ -13,17 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=bench/lib/checks.sh
 source "$BENCH_SRC/lib/checks.sh"
 
-"$BENCH_REPO/scripts/install-deps.sh" bench
-bench_select_nginx
-bench_check_tools
-bench_lock
-trap 'bench_stop_all' EXIT
-trap 'exit 130' INT TERM HUP
-bench_stop_all
-bench_cert
-bench_start_php
-bench_start_nginx microcache
-mkdir -p "$BENCH_DIR/raw"
+bench_start_check
 if stampede_check | tee "$BENCH_DIR/raw/stampede.env"; then
     echo "stampede: PASS (exactly 1 origin execution)"
 else

@@ -47,16 +47,9 @@ fpm_pid="$dir/run/php-fpm.pid"
 say() { printf 'staging: %s\n' "$*"; }
 die() { printf 'staging: %s\n' "$*" >&2; exit 1; }
 
-# PID from a pid file, only if that process is ours: its command line names
-# a file inside $dir (guards against stale pid files and reused PIDs).
-our_pid() {
-    local f=$1 pid
-    [ -s "$f" ] || return 1
-    pid=$(tr -dc 0-9 <"$f")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$dir/" || return 1
-    echo "$pid"
-}
+# shellcheck source=scripts/lib/pidfile.sh
+source "$repo/scripts/lib/pidfile.sh"
+our_pid() { owned_pid "$1" "$dir"; }
 
 running() { our_pid "$nginx_pid" >/dev/null || our_pid "$fpm_pid" >/dev/null; }
 

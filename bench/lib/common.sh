@@ -245,16 +245,9 @@ EOF
 
 # --- Processes ---------------------------------------------------------------------------
 
-# PID from a pid file, only if that process is ours (its command line names a file in
-# $BENCH_DIR): guards against stale pid files and reused PIDs.
-our_pid() {
-    local f=$1 pid
-    [ -s "$f" ] || return 1
-    pid=$(tr -dc 0-9 <"$f")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$BENCH_DIR/" || return 1
-    echo "$pid"
-}
+# shellcheck source=scripts/lib/pidfile.sh
+source "$BENCH_REPO/scripts/lib/pidfile.sh"
+our_pid() { owned_pid "$1" "$BENCH_DIR"; }
 
 stop_pidfile() {
     local what=$1 f=$2 pid i
@@ -400,4 +393,20 @@ measure() {
         { n++; s = "none"; if (match($0, / cache=[A-Z]+ /)) s = substr($0, RSTART + 7, RLENGTH - 8); c[s]++ }
         END { printf "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", n, c["HIT"], c["MISS"], c["EXPIRED"], c["STALE"], c["UPDATING"], c["REVALIDATED"], c["BYPASS"], c["none"] }')
     printf '%s\t%s\t%s\n' "$(echo "$wrk_line" | cut -f2-)" "$((t1 - t0))	$((n1 - n0))	$((r1 - r0))" "$statuses"
+}
+
+# The standalone checks (stampede, purge under load): PHP-FPM and the microcache variant alone,
+# stopped on exit.
+bench_start_check() {
+    "$BENCH_REPO/scripts/install-deps.sh" bench
+    bench_select_nginx
+    bench_check_tools
+    bench_lock
+    trap 'bench_stop_all' EXIT
+    trap 'exit 130' INT TERM HUP
+    bench_stop_all
+    bench_cert
+    bench_start_php
+    bench_start_nginx microcache
+    mkdir -p "$BENCH_DIR/raw"
 }
