@@ -37,14 +37,7 @@ experiment_sed() {
     esac
 }
 
-"$BENCH_REPO/scripts/install-deps.sh" bench
-bench_select_nginx
-bench_check_tools
-command -v valgrind >/dev/null || die "valgrind not found: scripts/install-deps.sh bench"
-bench_lock
-trap 'bench_stop_all' EXIT
-trap 'exit 130' INT TERM HUP
-bench_stop_all
+bench_prepare valgrind
 rm -rf "$out"
 mkdir -p "$out"
 bench_cert

@@ -25,14 +25,7 @@ freq=${PROFILE_FREQ:-999}
 top=${PROFILE_TOP:-40}
 out=$BENCH_DIR/profile
 
-"$BENCH_REPO/scripts/install-deps.sh" bench
-bench_select_nginx
-bench_check_tools
-command -v perf >/dev/null || die "perf not found: scripts/install-deps.sh bench"
-bench_lock
-trap 'bench_stop_all' EXIT
-trap 'exit 130' INT TERM HUP
-bench_stop_all
+bench_prepare perf
 rm -rf "$out"
 mkdir -p "$out" "$BENCH_DIR/raw"
 

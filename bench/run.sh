@@ -42,13 +42,7 @@ results=${BENCH_RESULTS:-$BENCH_SRC/results.md}
 { [ "$reps" -ge 1 ] && [ "$duration" -ge 1 ]; } || die "BENCH_REPS and BENCH_DURATION must be >= 1"
 
 started=$(date +%s)
-"$BENCH_REPO/scripts/install-deps.sh" bench
-bench_select_nginx
-bench_check_tools
-bench_lock
-trap 'bench_stop_all' EXIT
-trap 'exit 130' INT TERM HUP
-bench_stop_all   # leftovers of an interrupted run (only processes whose pid files are ours)
+bench_prepare
 
 mkdir -p "$BENCH_DIR/raw"
 rm -f "$BENCH_DIR"/raw/*

@@ -395,16 +395,27 @@ measure() {
     printf '%s\t%s\t%s\n' "$(echo "$wrk_line" | cut -f2-)" "$((t1 - t0))	$((n1 - n0))	$((r1 - r0))" "$statuses"
 }
 
-# The standalone checks (stampede, purge under load): PHP-FPM and the microcache variant alone,
-# stopped on exit.
-bench_start_check() {
+# Every bench command starts here: packages, the nginx build to use, the tools it needs (plus
+# any named), the lock against a concurrent run, clean-up on exit, and the leftovers of an
+# interrupted run (only processes whose pid files are ours).
+# shellcheck disable=SC2120 # the tools are optional arguments
+bench_prepare() {
     "$BENCH_REPO/scripts/install-deps.sh" bench
     bench_select_nginx
     bench_check_tools
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh bench"
+    done
     bench_lock
     trap 'bench_stop_all' EXIT
     trap 'exit 130' INT TERM HUP
     bench_stop_all
+}
+
+# The standalone checks (stampede, purge under load): PHP-FPM and the microcache variant alone.
+bench_start_check() {
+    bench_prepare
     bench_cert
     bench_start_php
     bench_start_nginx microcache
