@@ -1,9 +1,13 @@
-//! Directives: the command table, their setters, and the configuration structures.
+//! Directives: the command table, one handler per directive, and the configuration they build.
 //!
-//! Location configuration is created unset and merged with the enclosing level, then with the
-//! defaults, like nginx's own modules. A list directive set at a lower level replaces the
-//! inherited list. Merging resolves the rules a request uses into one shared [`Rules`] value, so
-//! locations that set nothing share their parent's.
+//! Everything a level inherits is one [`Settings`] value. A directive handler parses its
+//! arguments into an override of one field; merging applies a level's overrides to the settings
+//! of the enclosing level (then to the defaults), like nginx's own merge, so a list set at a
+//! lower level replaces the inherited one. Levels that set nothing share their parent's
+//! settings. Adding a directive means a row in the table and a handler, nothing else.
+
+pub mod ext;
+pub mod purge;
 
 use core::ffi::{c_char, c_void};
 use core::ptr;
@@ -12,35 +16,27 @@ use std::sync::Arc;
 use microcache_core::config::{
     parse_header_globs, parse_max_args, parse_methods, parse_name_globs, parse_uri_rule, ConfError,
 };
-use microcache_core::skip::{MethodRule, UriRule};
-use microcache_core::{ArgRules, GlobSet, SkipRules};
+use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
-    ngx_command_t, ngx_conf_t, ngx_http_core_loc_conf_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
+    ngx_command_t, ngx_conf_t, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
     NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_SRV_CONF,
 };
-use ngx::core::NGX_CONF_ERROR;
-use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
-use ngx::{ngx_conf_log_error, ngx_string};
+use ngx::core::NGX_CONF_OK;
+use ngx::http::{HttpModuleMainConf, Merge, MergeConfigError};
+use ngx::ngx_string;
 
-use crate::purge::{self, PurgeConf};
-use crate::{status, HttpMicrocacheModule};
-
-/// What a request is normalised and judged by: the merged rules of one location.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Rules {
-    pub args: ArgRules,
-    pub skip: SkipRules,
-}
+use self::ext::ConfExt;
+use self::purge::PurgeConf;
+use crate::HttpMicrocacheModule;
 
 /// http-level state.
-#[derive(Debug)]
 pub struct MainConf {
-    /// Some `microcache*` directive appears in the configuration: the post-read handler then
-    /// records each request's original `$uri` for the skip rules.
+    /// Some `microcache*` directive or variable appears in the configuration: the post-read
+    /// handler then records each request as it arrived.
     pub used: bool,
     /// The shared counters zone, added in postconfiguration.
-    pub counters: *mut nginx_sys::ngx_shm_zone_t,
+    pub counters: *mut ngx_shm_zone_t,
 }
 
 impl Default for MainConf {
@@ -49,310 +45,262 @@ impl Default for MainConf {
     }
 }
 
-/// http/server/location configuration, as set by the directives (`None` = not set here).
-#[derive(Debug, Default)]
+/// What a level inherits: whether `microcache on` applies, and the rules a request is
+/// normalised and judged by.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub enable: bool,
+    pub args: ArgRules,
+    pub skip: SkipRules,
+}
+
+/// One directive's effect on the settings of its level.
+type Override = Box<dyn Fn(&mut Settings)>;
+
+/// What a location answers by itself in the content phase.
+pub enum Content {
+    Purge(PurgeConf),
+    Status,
+}
+
+impl Content {
+    pub fn directive(&self) -> &'static str {
+        match self {
+            Content::Purge(_) => "microcache_purge",
+            Content::Status => "microcache_status",
+        }
+    }
+}
+
+/// http, server and location configuration.
+#[derive(Default)]
 pub struct LocConf {
-    pub enable: Option<bool>,
-    // Lists are shared with nested levels that inherit them.
-    strip: Option<Arc<GlobSet>>,
-    keep: Option<Arc<GlobSet>>,
-    sort: Option<bool>,
-    max_args: Option<usize>,
-    methods: Option<Arc<MethodRule>>,
-    uri: Option<Arc<UriRule>>,
-    cookies: Option<Arc<GlobSet>>,
-    bypass_args: Option<Arc<GlobSet>>,
-    headers: Option<Arc<GlobSet>>,
-    /// Resolved at merge time; shared with the parent when nothing is set here.
-    pub rules: Option<Arc<Rules>>,
-    /// `microcache_purge` (location only, not inherited).
-    pub purge: Option<PurgeConf>,
-    /// `microcache_status` (location only, not inherited).
-    pub status: bool,
+    /// The overrides set at this level, by the command that set them.
+    overrides: Vec<(*const ngx_command_t, Override)>,
+    /// Resolved when merging.
+    settings: Option<Arc<Settings>>,
+    /// `microcache_purge` or `microcache_status`: location only, not inherited.
+    pub content: Option<Content>,
 }
 
 impl LocConf {
-    fn sets_rules(&self) -> bool {
-        self.strip.is_some()
-            || self.keep.is_some()
-            || self.sort.is_some()
-            || self.max_args.is_some()
-            || self.methods.is_some()
-            || self.uri.is_some()
-            || self.cookies.is_some()
-            || self.bypass_args.is_some()
-            || self.headers.is_some()
+    /// The settings of a merged level (every level a request runs in is merged).
+    pub fn settings(&self) -> Option<&Settings> {
+        self.settings.as_deref()
     }
 
-    /// Inherits what is not set here from `prev`, then applies the defaults.
-    pub fn merge(&mut self, prev: &LocConf) {
-        fn inherit<T: Clone>(this: &mut Option<T>, prev: &Option<T>) {
-            if this.is_none() {
-                this.clone_from(prev);
+    /// This level's settings, from `inherited` (or the defaults).
+    fn resolve(&self, inherited: Option<&Arc<Settings>>) -> Arc<Settings> {
+        match (inherited, self.overrides.is_empty()) {
+            (Some(inherited), true) => inherited.clone(),
+            _ => {
+                let mut settings = inherited.map(|s| Settings::clone(s)).unwrap_or_default();
+                for (_, apply) in &self.overrides {
+                    apply(&mut settings);
+                }
+                Arc::new(settings)
             }
         }
-        let sets_rules = self.sets_rules();
-        self.enable = self.enable.or(prev.enable);
-        // Every setting is inherited even when the resolved rules are shared: a nested
-        // location that sets one list must still inherit the others.
-        inherit(&mut self.strip, &prev.strip);
-        inherit(&mut self.keep, &prev.keep);
-        inherit(&mut self.sort, &prev.sort);
-        inherit(&mut self.max_args, &prev.max_args);
-        inherit(&mut self.methods, &prev.methods);
-        inherit(&mut self.uri, &prev.uri);
-        inherit(&mut self.cookies, &prev.cookies);
-        inherit(&mut self.bypass_args, &prev.bypass_args);
-        inherit(&mut self.headers, &prev.headers);
-        if !sets_rules {
-            if let Some(rules) = &prev.rules {
-                self.rules = Some(rules.clone());
-                return;
-            }
-        }
-
-        fn or_default<T: Clone>(setting: &Option<Arc<T>>, default: T) -> T {
-            setting.as_deref().cloned().unwrap_or(default)
-        }
-        let (default_args, default_skip) = (ArgRules::default(), SkipRules::default());
-        self.rules = Some(Arc::new(Rules {
-            args: ArgRules {
-                strip: or_default(&self.strip, default_args.strip),
-                keep: self.keep.as_deref().filter(|k| !k.is_empty()).cloned(),
-                sort: self.sort.unwrap_or(default_args.sort),
-                max_args: self.max_args.unwrap_or(default_args.max_args),
-            },
-            skip: SkipRules {
-                methods: or_default(&self.methods, default_skip.methods),
-                uri: or_default(&self.uri, default_skip.uri),
-                cookies: or_default(&self.cookies, default_skip.cookies),
-                args: or_default(&self.bypass_args, default_skip.args),
-                headers: or_default(&self.headers, default_skip.headers),
-            },
-        }));
     }
+}
 
-    /// The location answers with `microcache_purge` or `microcache_status`.
-    pub fn answers_itself(&self) -> bool {
-        self.purge.is_some() || self.status
-    }
-
-    /// The rules of a merged location. Locations are always merged before requests run.
-    pub fn rules(&self) -> Option<&Rules> {
-        self.rules.as_deref()
+impl Merge for LocConf {
+    fn merge(&mut self, prev: &LocConf) -> Result<(), MergeConfigError> {
+        // The http level is never merged itself: resolve it on the way down.
+        let inherited = prev.settings.clone().unwrap_or_else(|| prev.resolve(None));
+        self.settings = Some(self.resolve(Some(&inherited)));
+        Ok(())
     }
 }
 
 const ANY_LEVEL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
-const fn command(
-    name: ngx_str_t,
-    type_: u32,
-    set: unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char,
-) -> ngx_command_t {
+/// How an inherited setting's directive turns its arguments into an override.
+type Parse = fn(&[&[u8]]) -> Result<Override, ConfError>;
+
+/// How a location-only directive makes its location answer by itself.
+type ParseContent = fn(&mut ngx_conf_t) -> Result<Content, String>;
+
+type Handler =
+    unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+/// A row of the table. Each directive's parser rides in the command's `post` field, where
+/// nginx's own modules keep per-directive handlers too.
+const fn command(name: ngx_str_t, type_: u32, set: Handler, post: *mut c_void) -> ngx_command_t {
     ngx_command_t {
         name,
         type_: type_ as ngx_uint_t,
         set: Some(set),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
-        post: ptr::null_mut(),
+        post,
     }
+}
+
+/// A directive that sets an inherited setting, at any level.
+const fn setting(name: ngx_str_t, type_: u32, parse: Parse) -> ngx_command_t {
+    command(name, ANY_LEVEL | type_, set_setting, parse as *mut c_void)
+}
+
+/// A location-only directive whose location answers by itself.
+const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_command_t {
+    command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
 pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 13] = [
-    command(ngx_string!("microcache"), ANY_LEVEL | NGX_CONF_FLAG, set_enable),
-    command(ngx_string!("microcache_strip_args"), ANY_LEVEL | NGX_CONF_1MORE, set_strip_args),
-    command(ngx_string!("microcache_keep_args"), ANY_LEVEL | NGX_CONF_1MORE, set_keep_args),
-    command(ngx_string!("microcache_sort_args"), ANY_LEVEL | NGX_CONF_FLAG, set_sort_args),
-    command(ngx_string!("microcache_max_args"), ANY_LEVEL | NGX_CONF_TAKE1, set_max_args),
-    command(
-        ngx_string!("microcache_bypass_methods"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_bypass_methods,
-    ),
-    command(ngx_string!("microcache_bypass_uri"), ANY_LEVEL | NGX_CONF_1MORE, set_bypass_uri),
-    command(
-        ngx_string!("microcache_bypass_cookies"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_bypass_cookies,
-    ),
-    command(ngx_string!("microcache_bypass_args"), ANY_LEVEL | NGX_CONF_1MORE, set_bypass_args),
-    command(
-        ngx_string!("microcache_bypass_headers"),
-        ANY_LEVEL | NGX_CONF_1MORE,
-        set_bypass_headers,
-    ),
-    command(ngx_string!("microcache_purge"), NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12, set_purge),
-    command(ngx_string!("microcache_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status),
+    setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
+    setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
+    setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
+    setting(ngx_string!("microcache_sort_args"), NGX_CONF_FLAG, sort_args),
+    setting(ngx_string!("microcache_max_args"), NGX_CONF_TAKE1, max_args),
+    setting(ngx_string!("microcache_bypass_methods"), NGX_CONF_1MORE, bypass_methods),
+    setting(ngx_string!("microcache_bypass_uri"), NGX_CONF_1MORE, bypass_uri),
+    setting(ngx_string!("microcache_bypass_cookies"), NGX_CONF_1MORE, bypass_cookies),
+    setting(ngx_string!("microcache_bypass_args"), NGX_CONF_1MORE, bypass_args),
+    setting(ngx_string!("microcache_bypass_headers"), NGX_CONF_1MORE, bypass_headers),
+    content(ngx_string!("microcache_purge"), NGX_CONF_TAKE12, purge),
+    content(ngx_string!("microcache_status"), NGX_CONF_NOARGS, status),
     ngx_command_t::empty(),
 ];
 
-/// The directive being parsed: its name and arguments. The one place that reads `cf->args`.
-pub struct Directive<'cf> {
-    pub cf: *mut ngx_conf_t,
-    pub name: &'cf str,
-    pub args: Vec<&'cf [u8]>,
-    /// The arguments as nginx strings, for APIs that take them (complex values).
-    pub raw: &'cf mut [ngx_str_t],
+fn purge(cf: &mut ngx_conf_t) -> Result<Content, String> {
+    PurgeConf::parse(cf).map(Content::Purge)
 }
 
-impl Directive<'_> {
-    /// # Safety
-    /// `cf` is the configuration being parsed, inside a directive handler.
-    unsafe fn current<'cf>(cf: *mut ngx_conf_t) -> Directive<'cf> {
-        // SAFETY: while a directive handler runs, cf->args holds the directive name followed by
-        // its arguments as ngx_str_t; nginx checked the argument count against the command type.
-        let all = unsafe { (*(*cf).args).as_slice_mut::<ngx_str_t>() };
-        let (name, raw) = all.split_first_mut().expect("a directive has a name");
-        let name = core::str::from_utf8(name.as_bytes()).unwrap_or("microcache");
-        let args = raw.iter().map(|a| {
-            // SAFETY: argument strings live in the configuration pool for the whole parse.
-            unsafe { core::slice::from_raw_parts(a.data.cast_const(), a.len) }
-        });
-        Directive { cf, name, args: args.collect(), raw }
-    }
+fn status(_cf: &mut ngx_conf_t) -> Result<Content, String> {
+    Ok(Content::Status)
+}
 
-    /// Logs `message` as an `[emerg]` at the directive's file and line; returns NGX_CONF_ERROR.
-    pub fn fail(&self, message: &str) -> *mut c_char {
-        ngx_conf_log_error!(NGX_LOG_EMERG, self.cf, "{}", message);
-        NGX_CONF_ERROR
-    }
+fn enable(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let on = flag(args)?;
+    Ok(Box::new(move |s| s.enable = on))
+}
 
-    fn reject(&self, e: &ConfError) -> *mut c_char {
-        self.fail(&e.message(self.name))
-    }
+fn strip_args(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let strip = parse_name_globs(args, true)?;
+    Ok(Box::new(move |s| s.args.strip = strip.clone()))
+}
 
-    fn duplicate(&self) -> *mut c_char {
-        self.fail(&format!("\"{}\" directive is duplicate", self.name))
-    }
+fn keep_args(args: &[&[u8]]) -> Result<Override, ConfError> {
+    // `off` (an empty list) turns allow-list mode off.
+    let keep = Some(parse_name_globs(args, false)?).filter(|k| !k.is_empty());
+    Ok(Box::new(move |s| s.args.keep = keep.clone()))
+}
 
-    fn flag(&self) -> Result<bool, ConfError> {
-        match self.args[..] {
-            [b"on"] => Ok(true),
-            [b"off"] => Ok(false),
-            [other, ..] => Err(ConfError {
-                kind: "value",
-                value: other.to_vec(),
-                reason: "it must be \"on\" or \"off\"".to_owned(),
-            }),
-            [] => unreachable!("NGX_CONF_FLAG guarantees one argument"),
-        }
+fn sort_args(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let on = flag(args)?;
+    Ok(Box::new(move |s| s.args.sort = on))
+}
+
+fn max_args(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let max = parse_max_args(args[0])?;
+    Ok(Box::new(move |s| s.args.max_args = max))
+}
+
+fn bypass_methods(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let methods = parse_methods(args)?;
+    Ok(Box::new(move |s| s.skip.methods = methods.clone()))
+}
+
+fn bypass_uri(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let uri = parse_uri_rule(args)?;
+    Ok(Box::new(move |s| s.skip.uri = uri.clone()))
+}
+
+fn bypass_cookies(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let cookies = parse_name_globs(args, false)?;
+    Ok(Box::new(move |s| s.skip.cookies = cookies.clone()))
+}
+
+fn bypass_args(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let names = parse_name_globs(args, false)?;
+    Ok(Box::new(move |s| s.skip.args = names.clone()))
+}
+
+fn bypass_headers(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let headers = parse_header_globs(args)?;
+    Ok(Box::new(move |s| s.skip.headers = headers.clone()))
+}
+
+/// `on` or `off`.
+fn flag(args: &[&[u8]]) -> Result<bool, ConfError> {
+    match args {
+        [b"on"] => Ok(true),
+        [b"off"] => Ok(false),
+        _ => Err(ConfError {
+            kind: "value",
+            value: args.first().map(|a| a.to_vec()).unwrap_or_default(),
+            reason: "it must be \"on\" or \"off\"".to_owned(),
+        }),
     }
 }
 
-/// Runs a directive handler body with the parsed directive and this level's configuration.
+/// The level's configuration, marking the module as used.
 ///
 /// # Safety
-/// Called only from nginx directive handlers with their own arguments.
-unsafe fn with_directive(
+/// Called from a directive handler with its own `cf` and `conf` (a `LocConf`: every command
+/// uses `NGX_HTTP_LOC_CONF_OFFSET`).
+unsafe fn level<'a>(
     cf: *mut ngx_conf_t,
     conf: *mut c_void,
-    body: impl FnOnce(&mut Directive<'_>, &mut LocConf) -> *mut c_char,
-) -> *mut c_char {
-    // SAFETY: nginx passes the configuration of the level being parsed; it is a LocConf because
-    // every command uses NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocConf>() };
-    // SAFETY: forwarded from the handler.
-    let mut directive = unsafe { Directive::current(cf) };
-    // SAFETY: cf is valid during parsing; the http main conf exists in every http context.
-    if let Some(mcf) = HttpMicrocacheModule::main_conf_mut(unsafe { &*cf }) {
+) -> (&'a mut ngx_conf_t, &'a mut LocConf) {
+    // SAFETY: guaranteed by the caller.
+    let (cf, lcf) = unsafe { (&mut *cf, &mut *conf.cast::<LocConf>()) };
+    if let Some(mcf) = HttpMicrocacheModule::main_conf_mut(cf) {
         mcf.used = true;
     }
-    body(&mut directive, lcf)
+    (cf, lcf)
 }
 
-/// Defines a directive handler that parses its arguments into one `LocConf` field.
-macro_rules! field_setter {
-    ($handler:ident, $field:ident, $parse:expr) => {
-        unsafe extern "C" fn $handler(
-            cf: *mut ngx_conf_t,
-            _cmd: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: an nginx directive handler, forwarding its own arguments.
-            unsafe {
-                with_directive(cf, conf, |d, lcf| {
-                    if lcf.$field.is_some() {
-                        return d.duplicate();
-                    }
-                    #[allow(clippy::redundant_closure_call)]
-                    match ($parse)(&*d) {
-                        Ok(value) => {
-                            lcf.$field = Some(value);
-                            ptr::null_mut()
-                        }
-                        Err(e) => d.reject(&e),
-                    }
-                })
-            }
+/// The handler of every inherited setting: parses the arguments into an override of this
+/// level.
+unsafe extern "C" fn set_setting(
+    cf: *mut ngx_conf_t,
+    cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls directive handlers with their own cf, command and LocConf.
+    let (cf, lcf) = unsafe { level(cf, conf) };
+    // SAFETY: every command with this handler was made by `setting`, with a Parse in `post`.
+    let parse = unsafe { core::mem::transmute::<*mut c_void, Parse>((*cmd).post) };
+    let name = cf.directive();
+    if lcf.overrides.iter().any(|(set_by, _)| ptr::eq(*set_by, cmd)) {
+        return cf.error(format_args!("\"{name}\" directive is duplicate"));
+    }
+    match parse(&cf.arguments()) {
+        Ok(apply) => {
+            lcf.overrides.push((cmd, apply));
+            NGX_CONF_OK
         }
-    };
-}
-
-field_setter!(set_enable, enable, Directive::flag);
-field_setter!(set_sort_args, sort, Directive::flag);
-field_setter!(set_max_args, max_args, |d: &Directive| parse_max_args(d.args[0]));
-field_setter!(set_strip_args, strip, |d: &Directive| globs(d, true));
-field_setter!(set_keep_args, keep, |d: &Directive| globs(d, false));
-field_setter!(set_bypass_args, bypass_args, |d: &Directive| globs(d, false));
-field_setter!(set_bypass_cookies, cookies, |d: &Directive| globs(d, false));
-field_setter!(set_bypass_headers, headers, |d: &Directive| {
-    parse_header_globs(&d.args).map(Arc::new)
-});
-field_setter!(set_bypass_methods, methods, |d: &Directive| {
-    parse_methods(&d.args).map(Arc::new)
-});
-field_setter!(set_bypass_uri, uri, |d: &Directive| parse_uri_rule(&d.args).map(Arc::new));
-
-fn globs(d: &Directive<'_>, with_default: bool) -> Result<Arc<GlobSet>, ConfError> {
-    parse_name_globs(&d.args, with_default).map(Arc::new)
-}
-
-/// Makes the current location answer with `handler` in the content phase.
-fn set_content_handler(d: &Directive<'_>, handler: nginx_sys::ngx_http_handler_pt) {
-    // SAFETY: cf is valid while parsing; a location-only directive has a core loc conf.
-    let clcf: Option<&mut ngx_http_core_loc_conf_t> =
-        NgxHttpCoreModule::location_conf_mut(unsafe { &*d.cf });
-    if let Some(clcf) = clcf {
-        clcf.handler = handler;
+        Err(e) => cf.error(e.message(&name)),
     }
 }
 
-unsafe extern "C" fn set_purge(
+/// The handler of `microcache_purge` and `microcache_status`: one of them per location.
+unsafe extern "C" fn set_content(
     cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
+    cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: an nginx directive handler, forwarding its own arguments.
-    unsafe {
-        with_directive(cf, conf, |d, lcf| {
-            if lcf.purge.is_some() {
-                return d.duplicate();
-            }
-            match PurgeConf::parse(d) {
-                Ok(purge) => {
-                    lcf.purge = Some(purge);
-                    set_content_handler(d, Some(purge::handler));
-                    ptr::null_mut()
-                }
-                Err(message) => d.fail(&message),
-            }
-        })
+    // SAFETY: nginx calls directive handlers with their own cf, command and LocConf.
+    let (cf, lcf) = unsafe { level(cf, conf) };
+    // SAFETY: every command with this handler was made by `content`, with a ParseContent.
+    let parse = unsafe { core::mem::transmute::<*mut c_void, ParseContent>((*cmd).post) };
+    let name = cf.directive();
+    if let Some(existing) = &lcf.content {
+        return match existing.directive() == name {
+            true => cf.error(format_args!("\"{name}\" directive is duplicate")),
+            false => cf.error(format_args!(
+                "\"{name}\" cannot be combined with \"{}\" in one location",
+                existing.directive()
+            )),
+        };
     }
-}
-
-unsafe extern "C" fn set_status(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: an nginx directive handler, forwarding its own arguments.
-    unsafe {
-        with_directive(cf, conf, |d, lcf| {
-            lcf.status = true;
-            set_content_handler(d, Some(status::handler));
-            ptr::null_mut()
-        })
+    match parse(cf) {
+        Ok(content) => {
+            lcf.content = Some(content);
+            NGX_CONF_OK
+        }
+        Err(message) => cf.error(message),
     }
 }

@@ -11,10 +11,12 @@ use microcache_core::report::{PurgeOutcome, Snapshot};
 use microcache_core::SkipReason;
 use nginx_sys::{
     ngx_conf_t, ngx_int_t, ngx_shared_memory_add, ngx_shm_zone_t, ngx_slab_calloc, ngx_slab_pool_t,
-    ngx_str_t, NGX_ERROR, NGX_OK,
+    ngx_str_t, NGX_LOG_EMERG,
 };
-use ngx::ngx_string;
+use ngx::core::Status;
+use ngx::{ngx_log_error, ngx_string};
 
+use crate::list::elements;
 use crate::ngx_http_microcache_module;
 
 const ZONE_NAME: ngx_str_t = ngx_string!("microcache_counters");
@@ -41,6 +43,16 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// A request in a `microcache on` scope.
+    pub fn request(&self, changed: bool, stripped: usize, skip: Option<SkipReason>) {
+        Self::add(&self.requests, 1);
+        Self::add(&self.rewritten, u64::from(changed));
+        Self::add(&self.stripped_args, stripped as u64);
+        if let Some(reason) = skip {
+            Self::add(&self.skips[reason.index()], 1);
+        }
+    }
+
     pub fn purge(&self, outcome: PurgeOutcome, entries: u64) {
         Self::add(&self.purges[outcome.index()], 1);
         Self::add(&self.purged_entries, entries);
@@ -60,22 +72,25 @@ impl Counters {
 }
 
 /// Declares the zone; called once per configuration cycle.
-pub fn add_zone(cf: &mut ngx_conf_t) -> Option<*mut ngx_shm_zone_t> {
+pub fn add_zone(cf: &mut ngx_conf_t) -> Result<*mut ngx_shm_zone_t, String> {
+    let module = core::ptr::addr_of_mut!(ngx_http_microcache_module).cast::<c_void>();
+    // SAFETY: the cycle's zone list holds ngx_shm_zone_t, valid while it is configured.
+    let mut zones = unsafe { elements::<ngx_shm_zone_t>(&(*cf.cycle).shared_memory) };
+    if zones.any(|z| z.shm.name.as_bytes() == ZONE_NAME.as_bytes() && z.tag != module) {
+        return Err(format!(
+            "the shared memory zone \"{}\" is used by ngx_http_microcache_module for its \
+             counters: give the other zone another name",
+            String::from_utf8_lossy(ZONE_NAME.as_bytes())
+        ));
+    }
     let mut name = ZONE_NAME;
     // SAFETY: cf is the configuration being parsed; the tag is this module's static, whose
     // address stays the same over a reload, which is what lets the zone be reused.
-    let zone = unsafe {
-        ngx_shared_memory_add(
-            cf,
-            &mut name,
-            ZONE_SIZE,
-            core::ptr::addr_of_mut!(ngx_http_microcache_module).cast(),
-        )
-    };
+    let zone = unsafe { ngx_shared_memory_add(cf, &mut name, ZONE_SIZE, module) };
     // SAFETY: a non-null zone returned by ngx_shared_memory_add is valid for the cycle.
-    let zone_ref = unsafe { zone.as_mut()? };
+    let zone_ref = unsafe { zone.as_mut() }.ok_or("cannot add the counters zone")?;
     zone_ref.init = Some(init_zone);
-    Some(zone)
+    Ok(zone)
 }
 
 /// Counters of the running cycle, once the zone is mapped.
@@ -91,15 +106,17 @@ unsafe extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, data: *mut c_void) -> 
     if !data.is_null() {
         // Reload: keep the previous cycle's counters.
         zone.data = data;
-        return NGX_OK as ngx_int_t;
+        return Status::NGX_OK.into();
     }
     let pool = zone.shm.addr.cast::<ngx_slab_pool_t>();
     // SAFETY: nginx initialised the slab pool at the start of the zone; the allocation is
     // zeroed, which is a valid state for atomics.
     let counters = unsafe { ngx_slab_calloc(pool, size_of::<Counters>()) };
     if counters.is_null() {
-        return NGX_ERROR as ngx_int_t;
+        let log = ngx::log::ngx_cycle_log().as_ptr();
+        ngx_log_error!(NGX_LOG_EMERG, log, "microcache: cannot allocate the counters");
+        return Status::NGX_ERROR.into();
     }
     zone.data = counters;
-    NGX_OK as ngx_int_t
+    Status::NGX_OK.into()
 }

@@ -1,32 +1,32 @@
-//! `ngx_http_microcache_module`: the module's statics and its wiring into nginx.
-//!
-//! The request logic lives in the `microcache-core` crate; this crate is the glue: directives
-//! ([`conf`]), variables ([`variables`]), phase handlers ([`request`]), the purge and status
-//! content handlers ([`purge`], [`status`]) and the shared counters ([`counters`]).
+//! `ngx_http_microcache_module`: the module's statics and its wiring into nginx. The README's
+//! "Architecture" section says which file does what and how a request flows through them.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
+
+mod cache;
+mod conf;
+mod counters;
+mod guard;
+mod list;
+mod phases;
+mod purge;
+mod request;
+mod respond;
+mod status;
+mod variables;
 
 use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use nginx_sys::{
-    ngx_array_push, ngx_conf_t, ngx_http_add_variable, ngx_http_handler_pt, ngx_http_module_t,
-    ngx_http_phases_NGX_HTTP_POST_READ_PHASE, ngx_http_phases_NGX_HTTP_REWRITE_PHASE, ngx_int_t,
-    ngx_module_t, ngx_uint_t, NGX_ERROR, NGX_HTTP_MODULE, NGX_OK,
+    ngx_conf_t, ngx_http_core_loc_conf_t, ngx_http_handler_pt, ngx_http_module_t,
+    ngx_http_variable_t, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_HTTP_MODULE,
 };
-use ngx::core::NGX_CONF_ERROR;
-use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
+use ngx::core::{Status, NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, NgxHttpCoreModule};
 
-mod conf;
-mod counters;
-mod ffi;
-mod purge;
-mod request;
-mod status;
-mod variables;
-
-use conf::{LocConf, MainConf, NGX_HTTP_MICROCACHE_COMMANDS};
-use variables::NGX_HTTP_MICROCACHE_VARS;
+use conf::ext::ConfExt;
+use conf::{Content, LocConf, MainConf, NGX_HTTP_MICROCACHE_COMMANDS};
 
 pub struct HttpMicrocacheModule;
 
@@ -38,7 +38,7 @@ static NGX_HTTP_MICROCACHE_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     create_srv_conf: None,
     merge_srv_conf: None,
     create_loc_conf: Some(HttpMicrocacheModule::create_loc_conf),
-    merge_loc_conf: Some(merge_loc_conf),
+    merge_loc_conf: Some(HttpMicrocacheModule::merge_loc_conf),
 };
 
 // The `ngx_modules` table a dynamic module built outside nginx's build system must export.
@@ -72,75 +72,87 @@ impl HttpModule for HttpMicrocacheModule {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        if !variables::check_value_layout() {
-            ngx::ngx_conf_log_error!(
-                nginx_sys::NGX_LOG_EMERG,
-                cf,
-                "microcache: unexpected ngx_variable_value_t layout on this build"
-            );
-            return NGX_ERROR as ngx_int_t;
+        // SAFETY: nginx passes the configuration being parsed.
+        let cf = unsafe { &mut *cf };
+        match variables::register(cf) {
+            Some(()) => Status::NGX_OK.into(),
+            None => Status::NGX_ERROR.into(),
         }
-        // SAFETY: the variable table is only read here, during configuration.
-        for v in unsafe { (*ptr::addr_of_mut!(NGX_HTTP_MICROCACHE_VARS)).iter_mut() } {
-            // SAFETY: cf is valid in preconfiguration; nginx copies the name.
-            let var = unsafe { ngx_http_add_variable(cf, &mut v.name, v.flags) };
-            // SAFETY: a non-null result is the variable nginx registered.
-            let Some(var) = (unsafe { var.as_mut() }) else {
-                return NGX_ERROR as ngx_int_t;
-            };
-            var.get_handler = v.get_handler;
-            var.data = v.data;
-        }
-        NGX_OK as ngx_int_t
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        // SAFETY: cf is valid in postconfiguration.
+        // SAFETY: nginx passes the configuration being parsed.
         let cf = unsafe { &mut *cf };
-        let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf) else {
-            return NGX_ERROR as ngx_int_t;
-        };
-        let handlers: [(usize, ngx_http_handler_pt); 2] = [
-            (ngx_http_phases_NGX_HTTP_POST_READ_PHASE as usize, Some(request::post_read_handler)),
-            (ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize, Some(request::rewrite_handler)),
-        ];
-        for (phase, handler) in handlers {
-            // SAFETY: the phase arrays are initialised by the core module before
-            // postconfiguration; each element is an ngx_http_handler_pt.
-            let h = unsafe { ngx_array_push(&mut cmcf.phases[phase].handlers) };
-            if h.is_null() {
-                return NGX_ERROR as ngx_int_t;
+        if phases::register(cf).is_none() {
+            return Status::NGX_ERROR.into();
+        }
+        let zone = match counters::add_zone(cf) {
+            Ok(zone) => zone,
+            Err(message) => {
+                cf.error(message);
+                return Status::NGX_ERROR.into();
             }
-            // SAFETY: h points to a fresh element of the array.
-            unsafe { *h.cast::<ngx_http_handler_pt>() = handler };
-        }
-
-        let Some(zone) = counters::add_zone(cf) else {
-            return NGX_ERROR as ngx_int_t;
         };
-        match HttpMicrocacheModule::main_conf_mut(cf) {
-            Some(mcf) => mcf.counters = zone,
-            None => return NGX_ERROR as ngx_int_t,
+        let variables_used = variables_used(cf);
+        let Some(mcf) = HttpMicrocacheModule::main_conf_mut(cf) else {
+            return Status::NGX_ERROR.into();
+        };
+        mcf.counters = zone;
+        mcf.used |= variables_used;
+        Status::NGX_OK.into()
+    }
+
+    /// Merges a level with its parent; a location that answers by itself gets its content
+    /// handler, now that every directive of it and every cache zone is known.
+    unsafe extern "C" fn merge_loc_conf(
+        cf: *mut ngx_conf_t,
+        prev: *mut c_void,
+        conf: *mut c_void,
+    ) -> *mut c_char {
+        // SAFETY: nginx passes the configuration being merged and the parent's and this level's
+        // LocConf.
+        let (cf, prev, conf) =
+            unsafe { (&mut *cf, &*prev.cast::<LocConf>(), &mut *conf.cast::<LocConf>()) };
+        if conf.merge(prev).is_err() {
+            return NGX_CONF_ERROR;
         }
-        NGX_OK as ngx_int_t
+        let Some(content) = conf.content.as_mut() else {
+            return NGX_CONF_OK;
+        };
+        if let Content::Purge(purge) = content {
+            if let Err(message) = purge.resolve_zone(cf) {
+                return cf.error(message);
+            }
+        }
+        let handler: ngx_http_handler_pt = match content {
+            Content::Purge(_) => Some(purge::handler),
+            Content::Status => Some(status::handler),
+        };
+        // While merging a location, cf->ctx holds that location's configuration.
+        let clcf: Option<&mut ngx_http_core_loc_conf_t> = NgxHttpCoreModule::location_conf_mut(cf);
+        let Some(clcf) = clcf else {
+            return NGX_CONF_ERROR;
+        };
+        if clcf.handler.is_some() {
+            return cf.error(format_args!(
+                "\"{}\" cannot be combined with proxy_pass, fastcgi_pass or another directive \
+                 that answers the request in location \"{}\"",
+                content.directive(),
+                clcf.name.as_bytes().escape_ascii()
+            ));
+        }
+        clcf.handler = handler;
+        NGX_CONF_OK
     }
 }
 
-/// Merges a location with its parent; resolves the purge zone, now that all are declared.
-unsafe extern "C" fn merge_loc_conf(
-    cf: *mut ngx_conf_t,
-    prev: *mut c_void,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: nginx passes the parent's and this level's configuration, both LocConf.
-    let (prev, conf) = unsafe { (&*prev.cast::<LocConf>(), &mut *conf.cast::<LocConf>()) };
-    conf.merge(prev);
-    if let Some(purge) = conf.purge.as_mut() {
-        // SAFETY: cf is valid while merging; every cache zone has been declared by now.
-        if let Err(message) = purge.resolve_zone(unsafe { &mut *cf }) {
-            ngx::ngx_conf_log_error!(nginx_sys::NGX_LOG_EMERG, cf, "{}", message);
-            return NGX_CONF_ERROR;
-        }
-    }
-    ptr::null_mut()
+/// Whether the configuration refers to one of the module's variables: requests then need their
+/// arrival recorded even where no directive of the module is set.
+fn variables_used(cf: &mut ngx_conf_t) -> bool {
+    let Some(cmcf) = NgxHttpCoreModule::main_conf(cf) else {
+        return false;
+    };
+    // SAFETY: the core module's `variables` array holds the variables indexed so far.
+    let indexed = unsafe { cmcf.variables.as_slice::<ngx_http_variable_t>() };
+    indexed.iter().any(|v| variables::is_ours(v.name.as_bytes()))
 }

@@ -1,56 +1,48 @@
 //! `microcache_status`: the shared counters, as JSON or (`?format=prometheus`) Prometheus text.
 
-use nginx_sys::{
-    ngx_http_arg, ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, ngx_str_t,
-    NGX_ERROR, NGX_HTTP_OK, NGX_OK,
-};
-use ngx::http::HttpModuleMainConf;
+use nginx_sys::{ngx_http_arg, ngx_http_request_t, ngx_int_t, ngx_str_t};
+use ngx::core::Status;
+use ngx::http::{HTTPStatus, HttpModuleMainConf, Request};
 
 use crate::counters;
-use crate::ffi::{bytes, guard, method_is, not_allowed, send_response};
+use crate::guard::guard;
+use crate::respond::{internal_error, method_is, not_allowed, send};
 use crate::HttpMicrocacheModule;
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    guard(r, || {
-        // SAFETY: nginx passes a valid request to content handlers.
-        let r = unsafe { &mut *r };
+    // SAFETY: nginx passes a valid request to content handlers.
+    let r = unsafe { Request::from_ngx_http_request(r) };
+    guard(r.log(), || {
         if !method_is(r, &[b"GET", b"HEAD"]) {
             return not_allowed(r, "GET, HEAD");
         }
-        // SAFETY: as above.
-        let rc = unsafe { ngx_http_discard_request_body(r) };
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
+        let rc = r.discard_request_body();
+        if rc != Status::NGX_OK {
+            return rc.into();
         }
-        let Some(counters) =
-            HttpMicrocacheModule::main_conf(r).and_then(|m| counters::get(m.counters))
-        else {
-            return NGX_ERROR as ngx_int_t;
+        let counters = HttpMicrocacheModule::main_conf(r).and_then(|m| counters::get(m.counters));
+        let Some(counters) = counters else {
+            return internal_error(r, format_args!("the counters zone is not mapped"));
         };
         let snapshot = counters.snapshot();
         if format_arg(r) == b"prometheus" {
             let body = snapshot.to_prometheus();
-            send_response(
-                r,
-                NGX_HTTP_OK as _,
-                "text/plain; version=0.0.4; charset=utf-8",
-                body.as_bytes(),
-            )
+            send(r, HTTPStatus::OK, "text/plain; version=0.0.4; charset=utf-8", &body)
         } else {
-            let body = snapshot.to_json();
-            send_response(r, NGX_HTTP_OK as _, "application/json", body.as_bytes())
+            send(r, HTTPStatus::OK, "application/json", &snapshot.to_json())
         }
     })
 }
 
-fn format_arg(r: &mut ngx_http_request_t) -> &[u8] {
-    let mut value = ngx_str_t { len: 0, data: core::ptr::null_mut() };
+/// The `format` argument (nginx's own `$arg_format`).
+fn format_arg(r: &mut Request) -> &[u8] {
+    let mut value = ngx_str_t::empty();
     let name = b"format";
     // SAFETY: ngx_http_arg only reads r->args and points value into them.
-    let rc = unsafe { ngx_http_arg(r, name.as_ptr().cast_mut(), name.len(), &mut value) };
-    if rc != NGX_OK as ngx_int_t {
+    let rc = unsafe { ngx_http_arg(r.as_mut(), name.as_ptr().cast_mut(), name.len(), &mut value) };
+    if rc != Status::NGX_OK.into() || value.len == 0 {
         return &[];
     }
-    // SAFETY: value points into r->args.
-    unsafe { bytes(&value) }
+    // SAFETY: value points into r->args, which live as long as the request.
+    unsafe { core::slice::from_raw_parts(value.data, value.len) }
 }

@@ -159,7 +159,70 @@ zone "perip" in "microcache_purge" directive is not a fastcgi_cache_path or prox
 
 
 
-=== TEST 16: a valid configuration with every directive passes
+=== TEST 16: purge and status cannot share a location
+--- http_config
+    fastcgi_cache_path mc_cache keys_zone=mc:1m;
+--- config
+    location /purge/ {
+        microcache_purge mc;
+        microcache_status;
+    }
+--- must_die
+--- error_log
+"microcache_status" cannot be combined with "microcache_purge" in one location
+
+
+
+=== TEST 17: a second microcache_status in one location is a duplicate
+--- config
+    location = /status {
+        microcache_status;
+        microcache_status;
+    }
+--- must_die
+--- error_log
+"microcache_status" directive is duplicate
+
+
+
+=== TEST 18: a purge location cannot also proxy: the request would be answered by only one
+--- http_config
+    proxy_cache_path px_cache keys_zone=px:1m;
+--- config
+    location /purge/ {
+        microcache_purge px;
+        proxy_pass http://127.0.0.1:9;
+    }
+--- must_die
+--- error_log
+"microcache_purge" cannot be combined with proxy_pass, fastcgi_pass or another directive that answers the request in location "/purge/"
+
+
+
+=== TEST 19: the same, whichever comes first
+--- config
+    location = /status {
+        fastcgi_pass 127.0.0.1:9;
+        microcache_status;
+    }
+--- must_die
+--- error_log
+"microcache_status" cannot be combined with proxy_pass, fastcgi_pass or another directive that answers the request in location "/status"
+
+
+
+=== TEST 20: a cache zone named like the module's counters zone says which module needs the name
+--- http_config
+    fastcgi_cache_path mc_cache keys_zone=microcache_counters:1m;
+--- config
+    microcache on;
+--- must_die
+--- error_log
+the shared memory zone "microcache_counters" is used by ngx_http_microcache_module for its counters: give the other zone another name
+
+
+
+=== TEST 21: a valid configuration with every directive passes
 --- http_config
     fastcgi_cache_path mc_cache keys_zone=mc:1m;
     microcache on;

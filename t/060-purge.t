@@ -241,3 +241,61 @@ __DATA__
 [qr/RUN=/, qr/\A\z/, qr/RUN=/, qr/\A\z/,
  qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":2\}\n\z/, qr/\A\z/,
  qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":1\}\n\z/]
+
+
+
+=== TEST 10: escapes in the path are one entry whatever their case: the keyless purge finds it
+WordPress links a non-ASCII slug with lower-case escapes; its HTTP client purges with upper case.
+--- config
+--- request eval
+["GET /site/%d0%bf%d1%80/", "GET /site/%D0%BF%D1%80/",
+ "GET /p/site/%D0%BF%d1%80/",
+ "GET /site/%d0%bf%d1%80/"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS"]
+--- response_body_like eval
+[qr/REQUEST_URI=\/site\/%D0%BF%D1%80\/\n/, qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/%D0%BF%D1%80\/","purged":1\}\n\z/,
+ qr/RUN=/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: each purge leaves one info line in the error log: target, count, time
+--- config
+--- request
+GET /purge/site/none/
+--- error_code: 404
+--- error_log eval
+qr/\[info\] .*microcache: purge of "httpGETlocalhost\/site\/none\/": 0 entries in \d+ us/
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: with a debug build, the normalisation and the key are in the debug log
+--- skip_eval: 3: `$ENV{TEST_NGINX_BINARY} -V 2>&1` !~ /--with-debug/
+--- config
+--- request
+GET /site/a/?utm_source=x&p=1
+--- error_code: 200
+--- error_log eval
+qr/microcache: query "utm_source=x&p=1" -> "p=1", stripped "utm_source=x", skip "", key "httpGETlocalhost\/site\/a\/\?p=1"/
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: with a debug build, the purge target is in the debug log
+--- skip_eval: 3: `$ENV{TEST_NGINX_BINARY} -V 2>&1` !~ /--with-debug/
+--- config
+--- request
+GET /p/site/a/?p=1
+--- error_code: 404
+--- error_log eval
+qr/microcache: purge "httpGETlocalhost\/site\/a\/\?p=1"/
+--- no_error_log
+[error]

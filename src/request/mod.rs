@@ -1,0 +1,6 @@
+//! Per request: what nginx knows ([`facts`]), where the module's state lives ([`state`]) and
+//! the values computed once from them ([`values`]).
+
+pub mod facts;
+pub mod state;
+pub mod values;
