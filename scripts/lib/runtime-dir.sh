@@ -45,13 +45,14 @@ runtime_dir() {
     fi
 }
 
-# reachable_dir DIR: creates DIR (what it creates readable by all); fails, saying why, when
-# WORKER_USER cannot enter it.
+# reachable_dir DIR: creates DIR (what it creates readable by all) unless WORKER_USER cannot
+# enter it; then fails, saying why.
 reachable_dir() {
     local blocked
-    (umask 022 && mkdir -p "$1") || return 1
-    if blocked=$(blocked_dir "$1"); then
-        echo "$(blocked_reason "$blocked"), on the way to $1; nginx workers and PHP-FPM run as $WORKER_USER (as in production) and must reach it" >&2
-        return 1
+    if ! blocked=$(blocked_dir "$1"); then
+        (umask 022 && mkdir -p "$1") || return 1
+        blocked=$(blocked_dir "$1") || return 0
     fi
+    echo "$(blocked_reason "$blocked"), on the way to $1; nginx workers and PHP-FPM run as $WORKER_USER (as in production) and must reach it" >&2
+    return 1
 }
