@@ -147,7 +147,7 @@ PHP_FPM_BIN=$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)
 php_fpm_configure "$work/php-fpm-test" www-data www-data
 php_fpm_test "$work/php-fpm-test" 2>/dev/null
 rc=$?
-check "php-fpm -t on deploy/php-fpm (pool + opcache ini)" "$(tail -n 1 "$work/php-fpm-test/logs/php-fpm-test.log")" test $rc = 0
+check "php-fpm -t on deploy/php-fpm (pool + opcache ini)" "$(grep . "$work/php-fpm-test/logs/php-fpm-test.log" | tail -n 1)" test $rc = 0
 check "PHP-FPM pool is static" "$(grep -E '^pm( |\.max_children|\.max_requests)' deploy/php-fpm/www.conf | tr '\n' ' ')" \
     grep -q '^pm = static' deploy/php-fpm/www.conf
 
