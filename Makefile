@@ -18,20 +18,27 @@ deps:
 
 build: vendored debian
 
-# The module and nginx 1.28 from the nginx-src crate, built together.
+# The module and nginx 1.28 from the nginx-src crate, built together. The nginx binary is
+# the one in the build directory of the nginx-sys that this build used: its out dir, as cargo
+# reports it (build-script-executed), + objs/nginx.
 vendored:
-	$(CARGO) build --release
 	mkdir -p $(dir $(VENDORED_NGINX))
-	cp "$$(ls -t target/release/build/nginx-sys-*/out/objs/nginx | head -n 1)" $(VENDORED_NGINX)
+	set -o pipefail; $(CARGO) build --release --message-format=json-render-diagnostics \
+		| python3 scripts/nginx-sys-out-dir.py >$(dir $(VENDORED_NGINX))nginx-sys-out-dir
+	cp "$$(cat $(dir $(VENDORED_NGINX))nginx-sys-out-dir)/objs/nginx" $(VENDORED_NGINX)
 
 # The module for the installed Debian nginx, built against its nginx-dev tree.
 debian:
 	nginx-src/prepare-debian.sh $(DEBIAN_TREE)
 	NGINX_BUILD_DIR=$(DEBIAN_TREE)/objs $(CARGO) build --release --no-default-features --target-dir target/debian
 
+# Rust, the shell scripts, and the README's benchmark figures (bench/results.md's, through
+# bench/lib/readme_table.py).
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+	shellcheck -x .ci/run $$(find . -path ./target -prune -o -name '*.sh' -print)
+	python3 bench/lib/readme_table.py bench/results.md README.md --check
 
 unit:
 	$(CARGO) test --release -p microcache-core

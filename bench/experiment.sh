@@ -45,7 +45,7 @@ bench_start_php
 # limit needs its static page, fetched through seed.
 bench_start_nginx seed 2> >(grep -v "directive is deprecated" >&2)
 bench_make_static
-stop_pidfile "nginx (seed)" "$BENCH_DIR/seed/run/nginx.pid"
+bench_stop "$BENCH_DIR/seed/run/nginx.pid"
 
 printf '| configuration | Ir / request | vs shipped | vs limit |\n|---|--:|--:|--:|\n' >"$out/table.md"
 declare -A ir
@@ -56,7 +56,7 @@ for name in "${names[@]}"; do
     script=$(experiment_sed "$name")
     if [ -n "$script" ]; then
         before=$(cat "$BENCH_DIR/$v/conf/nginx.conf" "$BENCH_DIR/$v/conf/snippets/"*.conf | md5sum)
-        sed -i -e "$script" "$BENCH_DIR/$v/conf/nginx.conf" "$BENCH_DIR/$v/conf/snippets/"*.conf "$BENCH_DIR/$v/conf/sites-enabled/site"
+        sed -i -e "$script" "$BENCH_DIR/$v/conf/nginx.conf" "$BENCH_DIR/$v/conf/snippets/"*.conf "$BENCH_DIR/$v/conf/sites-available/"*
         if [ "$name" = exact-fpm-locations ]; then
             # shellcheck disable=SC2016
             printf '\nlocation = /fpm-ping {\n\tallow 127.0.0.1;\n\tdeny all;\n\taccess_log off;\n\tinclude fastcgi_params;\n\tfastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n\tfastcgi_pass unix:%s;\n}\n' \
@@ -65,26 +65,8 @@ for name in "${names[@]}"; do
         after=$(cat "$BENCH_DIR/$v/conf/nginx.conf" "$BENCH_DIR/$v/conf/snippets/"*.conf | md5sum)
         [ "$before" != "$after" ] || die "experiment $name changed nothing: the shipped configuration changed; update bench/experiment.sh"
     fi
-    conf=$BENCH_DIR/$v/conf/nginx-callgrind.conf
-    { echo "master_process off; daemon off;"; cat "$BENCH_DIR/$v/conf/nginx.conf"; } >"$conf"
-    "$NGINX_BIN" -t -q -p "$BENCH_DIR/$v/prefix/" -c "$conf" -e "$BENCH_SHM-$v/logs/error.log" 2>/dev/null \
-        || die "experiment $name: nginx -t failed"
-    taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/$name.out" \
-        "$NGINX_BIN" -p "$BENCH_DIR/$v/prefix/" -c "$conf" -e "$BENCH_SHM-$v/logs/error.log" >"$out/$name.log" 2>&1 &
-    vg=$!
-    for ((i = 0; i < 300; i++)); do
-        curl -sk -o /dev/null --max-time 5 "$(bench_url "$v" /robots.txt)" && break
-        sleep 0.2
-    done
-    script_file=clean.lua
-    [ "$wl" = utm ] && script_file=utm.lua
-    (cd "$BENCH_SRC/lua" && wrk -t1 -c4 -d3s -s "$script_file" "$(bench_url "$v" "$BENCH_PATH?$BENCH_QUERY")") >/dev/null 2>&1 || true
-    callgrind_control -i on "$vg" >/dev/null
-    (cd "$BENCH_SRC/lua" && taskset -c 1 wrk -t1 -c4 -d"${secs}s" -s "$script_file" "$(bench_url "$v" "$BENCH_PATH?$BENCH_QUERY")") >"$out/$name.wrk" 2>&1 || true
-    callgrind_control -i off "$vg" >/dev/null
-    kill -TERM "$vg" 2>/dev/null || true
-    wait "$vg" 2>/dev/null || true
-    requests=$(awk -F'\t' '/^WRKSTATS/ {print $2}' "$out/$name.wrk")
+    requests=$(callgrind_count "$v" "$wl" "$secs" "$out/$name")
+    [ "${requests:-0}" -gt 0 ] || die "experiment $name: wrk completed no request ($out/$name.wrk)"
     total=$(callgrind_annotate "$out/$name.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     ir[$name]=$((total / requests))
     say "$name: ${ir[$name]} Ir/request ($requests requests)"

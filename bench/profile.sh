@@ -60,32 +60,10 @@ if [ "${PROFILE_CALLGRIND:-0}" = 1 ]; then
     command -v valgrind >/dev/null || die "valgrind not found: scripts/install-deps.sh bench"
     cg_secs=${PROFILE_CALLGRIND_SECONDS:-10}
     for v in "${BENCH_VARIANTS[@]}"; do
-        # One process (master_process off, daemon off), the same configuration otherwise.
-        stop_pidfile "nginx ($v)" "$BENCH_DIR/$v/run/nginx.pid"
-        conf=$BENCH_DIR/$v/conf/nginx-callgrind.conf
-        { echo "master_process off; daemon off;"; cat "$BENCH_DIR/$v/conf/nginx.conf"; } >"$conf"
+        # callgrind runs the same configuration as one process.
+        bench_stop "$BENCH_DIR/$v/run/nginx.pid"
         for wl in "${workloads[@]}"; do
-            taskset -c 0 valgrind --tool=callgrind --instr-atstart=no \
-                --callgrind-out-file="$out/callgrind.$wl-$v.out" \
-                "$NGINX_BIN" -p "$BENCH_DIR/$v/prefix/" -c "$conf" -e "$BENCH_SHM-$v/logs/error.log" \
-                >"$out/callgrind.$wl-$v.log" 2>&1 &
-            vg=$!
-            for ((i = 0; i < 300; i++)); do
-                curl -sk -o /dev/null --max-time 5 "$(bench_url "$v" /robots.txt)" && break
-                sleep 0.2
-            done
-            # Warm up (cache entry, open file caches, the utm keys), then count a wrk run.
-            # Its 4 connections' TLS handshakes are counted too: a small constant against
-            # thousands of requests, the same for every variant.
-            (cd "$BENCH_SRC/lua" && wrk -t1 -c4 -d3s -s "$([ "$wl" = utm ] && echo utm.lua || echo clean.lua)" \
-                "$(bench_url "$v" "$BENCH_PATH?$BENCH_QUERY")") >/dev/null 2>&1 || true
-            callgrind_control -i on "$vg" >/dev/null
-            (cd "$BENCH_SRC/lua" && taskset -c 1 wrk -t1 -c4 -d"${cg_secs}s" -s "$([ "$wl" = utm ] && echo utm.lua || echo clean.lua)" \
-                "$(bench_url "$v" "$BENCH_PATH?$BENCH_QUERY")") >"$out/callgrind.$wl-$v.wrk" 2>&1 || true
-            callgrind_control -i off "$vg" >/dev/null
-            kill -TERM "$vg" 2>/dev/null || true
-            wait "$vg" 2>/dev/null || true
-            awk -F'\t' '/^WRKSTATS/ {print $2}' "$out/callgrind.$wl-$v.wrk" >"$out/callgrind.$wl-$v.requests"
+            callgrind_count "$v" "$wl" "$cg_secs" "$out/callgrind.$wl-$v" >"$out/callgrind.$wl-$v.requests"
             say "callgrind $wl $v: done"
         done
     done

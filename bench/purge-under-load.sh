@@ -12,10 +12,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=bench/lib/checks.sh
 source "$BENCH_SRC/lib/checks.sh"
 
-bench_start_check
-if purge_check | tee "$BENCH_DIR/raw/purge.env"; then
-    echo "purge under load: PASS (no request lost)"
-else
-    echo "purge under load: FAIL"
-    exit 1
-fi
+standalone_check purge_check purge "purge under load" "no request lost" "see $BENCH_DIR/raw/purge.env"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The microcache benchmark (SPEC §9, issue 5): `make bench`, or bench/run.sh.
+# The microcache benchmark (README: "Benchmark"; bench/README.md): `make bench`, or bench/run.sh.
 #
 # In one run, on this 2-core machine, side by side:
 #   limit       nginx serving the same ~20 KB page as a static file from tmpfs
@@ -17,7 +17,8 @@
 # Medians over BENCH_REPS repetitions. Then: the normaliser micro-benchmark
 # (cargo bench -p microcache-core), the stampede check (bench/stampede.sh) and the
 # purge-under-load check (bench/purge-under-load.sh). The table goes to bench/results.md
-# and to stdout.
+# and to stdout; the README's benchmark figures are regenerated from it
+# (bench/lib/readme_table.py).
 #
 # It installs only the Debian packages of scripts/packages/bench.list and builds nothing but
 # the cargo bench target: build the module first (`make debian`; `make vendored` for
@@ -121,5 +122,9 @@ echo "elapsed_s=$elapsed" >>"$meta"
 
 bench_python "$BENCH_SRC/lib/report.py" "$BENCH_DIR/raw" >"$results.tmp"
 mv "$results.tmp" "$results"
+# The README's figures are generated from bench/results.md, never copied by hand.
+if [ "$results" = "$BENCH_SRC/results.md" ]; then
+    bench_python "$BENCH_SRC/lib/readme_table.py" "$results" "$BENCH_REPO/README.md"
+fi
 cat "$results"
 say "written to ${results#"$BENCH_REPO"/} (raw figures in ${BENCH_DIR#"$BENCH_REPO"/}/raw); ${elapsed}s"

@@ -5,18 +5,13 @@
 #
 #   bench/stampede.sh            (BENCH_NGINX=debian|vendored, BENCH_STAMPEDE=200)
 #
-# Starts its own PHP-FPM and nginx on 127.0.0.1:19030-19031 (bench/lib/common.sh) and stops
-# them on exit. Needs the module built (make debian / make vendored).
+# Starts its own PHP-FPM and nginx on 127.0.0.1, ports BENCH_PORT_BASE + 30 and + 31
+# (19030-19031; bench/lib/common.sh), and stops them on exit. Needs the module built
+# (make debian / make vendored).
 set -euo pipefail
 # shellcheck source=bench/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=bench/lib/checks.sh
 source "$BENCH_SRC/lib/checks.sh"
 
-bench_start_check
-if stampede_check | tee "$BENCH_DIR/raw/stampede.env"; then
-    echo "stampede: PASS (exactly 1 origin execution)"
-else
-    echo "stampede: FAIL (see $BENCH_DIR/raw/stampede.txt)"
-    exit 1
-fi
+standalone_check stampede_check stampede stampede "exactly 1 origin execution" "see $BENCH_DIR/raw/stampede.txt"

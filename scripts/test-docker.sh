@@ -22,6 +22,10 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
+# shellcheck source=scripts/lib/testing.sh
+source scripts/lib/testing.sh
+# shellcheck source=scripts/lib/site-checks.sh
+source scripts/lib/site-checks.sh
 image=${IMAGE:-localhost/microcache:test}
 base_image=${BASE_IMAGE:-docker.io/library/debian:bookworm}
 mirror=${DEBOOTSTRAP_MIRROR:-http://deb.debian.org/debian}
@@ -33,23 +37,7 @@ name=example.com
 ctr=microcache-test-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/microcache-test-docker.XXXXXX")
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s — %s\n' "$1" "$2"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s — %s\n' "$1" "$2"; }
-check() {
-    local what=$1 saw=$2
-    shift 2
-    if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi
-}
-section() { printf '\n== %s\n' "$*"; }
-finish() {
-    printf '\ntest-docker: %ss\n' "$((SECONDS - start_time))"
-    echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
-    exit
-}
-
-# podman as the brief's machines need it: runc, cgroupfs (no systemd here).
+# podman as this project's machines run it: runc, cgroupfs (no systemd here).
 pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 
 created_ctr=0
@@ -64,7 +52,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-start_time=$SECONDS
 
 section "prerequisites"
 missing=()
@@ -72,7 +59,7 @@ for c in podman runc curl openssl timeout; do command -v "$c" >/dev/null || miss
 [ "$(id -u)" = 0 ] || missing+=("root")
 if [ ${#missing[@]} -gt 0 ]; then
     fail "prerequisites" "missing: ${missing[*]} (scripts/install-deps.sh docker)"
-    finish
+    finish test-docker
 fi
 pass "prerequisites" "$(podman --version), runc, curl, openssl"
 
@@ -100,7 +87,7 @@ section "base image $base_image"
 if pm image exists "$base_image"; then
     pass "base image" "already in podman's storage"
 else
-    command -v debootstrap >/dev/null || { fail "base image" "debootstrap missing (scripts/install-deps.sh docker)"; finish; }
+    command -v debootstrap >/dev/null || { fail "base image" "debootstrap missing (scripts/install-deps.sh docker)"; finish test-docker; }
     t0=$SECONDS
     rootfs=$work/rootfs
     if timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
@@ -129,7 +116,7 @@ EOF
         fail "base image" "debootstrap failed"
     fi
     rm -rf "$rootfs"
-    pm image exists "$base_image" || finish
+    pm image exists "$base_image" || finish test-docker
 fi
 
 section "build"
@@ -152,7 +139,7 @@ build_s=$((SECONDS - t0))
 check "podman build" "exit $rc in ${build_s}s ($(tail -n 1 "$work/build.log"))" test $rc = 0
 if [ $rc != 0 ]; then
     tail -n 30 "$work/build.log"
-    finish
+    finish test-docker
 fi
 size=$(podman image inspect --format '{{.Size}}' "$image" 2>/dev/null)
 hc=$(podman image inspect --format '{{json .Config.Healthcheck}}' "$image" 2>/dev/null \
@@ -172,7 +159,7 @@ rc=$?
 # (a failed start can still leave a created container behind)
 pm container exists "$ctr" && created_ctr=1
 check "container starts" "exit $rc: $(tail -n 1 "$work/run.log")" test $rc = 0
-[ $rc = 0 ] || finish
+[ $rc = 0 ] || finish test-docker
 
 code=000
 for ((i = 0; i < 150; i++)); do
@@ -185,7 +172,7 @@ done
 check "container answers over HTTPS" "status $code after $((i / 5))s" test "$code" = 200
 if [ "$code" != 200 ]; then
     pm logs "$ctr" 2>&1 | tail -n 30
-    finish
+    finish test-docker
 fi
 
 hdr() { tr -d '\r' <"$work/h" | sed -n "s/^$1: //Ip" | tail -n 1; }
@@ -198,16 +185,9 @@ get "https://$name:$https_port/docker/?gclid=b&p=1"
 b=$(hdr X-FastCGI-Cache) rb=$(hdr X-Demo-Rendered)
 check "MISS then HIT (tracking variants, one render)" "$a then $b; PHP saw '$ua'; rendered '$ra' / '$rb'" \
     test "$a $b" = "MISS HIT" -a "$ra" = "$rb" -a "$ua" = "/docker/?p=1"
-out=$(curl -skv --max-time 5 --http2 --resolve "$name:$https_port:127.0.0.1" -o /dev/null \
-    -w 'http_version=%{http_version}\n' "https://$name:$https_port/" 2>&1)
-tls=$(grep -m1 -oE 'SSL connection using [^ ]+' <<<"$out") hv=$(grep -m1 -oE 'http_version=[0-9.]+' <<<"$out")
-check "TLS 1.3 + HTTP/2" "$tls, $hv" bash -c "[[ '$tls' == *TLSv1.3 && '$hv' == http_version=2 ]]"
-curl -sk --max-time 5 --tls-max 1.2 --resolve "$name:$https_port:127.0.0.1" -o /dev/null "https://$name:$https_port/" 2>/dev/null
-rc=$?
-check "TLS 1.2 refused" "curl --tls-max 1.2: exit $rc" test $rc = 35
-out=$(curl -s --max-time 5 --resolve "$name:$http_port:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
-    "http://$name:$http_port/x?y=1")
-check "HTTP redirects to HTTPS" "$out" test "$out" = "301 https://$name:$https_port/x?y=1"
+check_tls13_http2 "$name" "$https_port"
+check_tls12_refused "$name" "$https_port"
+check_https_redirect "$name" "$http_port" "$https_port" "/x?y=1"
 
 out=$(timeout 30 podman --runtime runc --cgroup-manager=cgroupfs healthcheck run "$ctr" 2>&1)
 rc=$?
@@ -235,4 +215,4 @@ crit=$(grep -cE '\[(emerg|alert|crit)\]|ALERT|ERROR:' <<<"$logs")
 check "no errors in the container log" "$crit error lines$( [ "$crit" = 0 ] || grep -m3 -E '\[(emerg|alert|crit)\]|ALERT|ERROR:' <<<"$logs" | tr '\n' ' ')" test "$crit" = 0
 pm rm -f "$ctr" >/dev/null 2>&1 && created_ctr=0
 echo "build took ${build_s}s"
-finish
+finish test-docker

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The shared counters survive `nginx -s reload` (SPEC §6): counts made by the old workers are
-# still there when only new workers, started from a changed configuration, answer.
+# The shared counters survive `nginx -s reload` (README: "microcache_status"): counts made by
+# the old workers are still there when only new workers, started from a changed
+# configuration, answer.
 #
 #   scripts/test-reload.sh NGINX_BINARY MODULE_SO [PORT]
 set -euo pipefail

@@ -10,10 +10,23 @@
 #   DEBIAN_NGINX (/usr/sbin/nginx)          DEBIAN_SO (target/debian/release/libngx_http_microcache_module.so)
 #   VENDORED_NGINX (target/nginx-vendored/nginx)  VENDORED_SO (target/release/libngx_http_microcache_module.so)
 #   TEST_PORT_BASE (18080): uses TEST_PORT_BASE .. +3 (HTTP/HTTPS for each nginx build)
+# Runtime files: target/test-shipped, or /run/microcache/<checkout id>/test-shipped when the
+# checkout is out of www-data's reach (scripts/lib/runtime-dir.sh).
 set -uo pipefail
+umask 022
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
+# shellcheck source=scripts/lib/testing.sh
+source scripts/lib/testing.sh
+# shellcheck source=scripts/lib/site-checks.sh
+source scripts/lib/site-checks.sh
+# shellcheck source=scripts/lib/runtime-dir.sh
+source scripts/lib/runtime-dir.sh
+# shellcheck source=scripts/lib/pidfile.sh
+source scripts/lib/pidfile.sh
+# shellcheck source=scripts/lib/php-fpm.sh
+source scripts/lib/php-fpm.sh
 so=libngx_http_microcache_module.so
 debian_nginx=${DEBIAN_NGINX:-/usr/sbin/nginx}
 debian_so=${DEBIAN_SO:-$repo/target/debian/release/$so}
@@ -23,30 +36,34 @@ base=${TEST_PORT_BASE:-18080}
 http_port=$base https_port=$((base + 1))
 v_http_port=$((base + 2)) v_https_port=$((base + 3))
 name=example.com
-work=$repo/target/test-shipped
+runtime_dir test-shipped
+work=$RUNTIME_DIR
 dir=$work/debian
 vdir=$work/vendored
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s — %s\n' "$1" "$2"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s — %s\n' "$1" "$2"; }
-skip() { printf 'SKIP  %s — %s\n' "$1" "$2"; }
-# check NAME OK-TEXT SAW-TEXT CONDITION...
-check() {
-    local what=$1 saw=$2
-    shift 2
-    if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi
-}
-section() { printf '\n== %s\n' "$*"; }
-
-staging() { # staging DIR HTTP HTTPS NGINX SO COMMAND
+# staging DIR HTTP HTTPS NGINX SO COMMAND [CHECKOUT]: CHECKOUT's staging/run.sh (this one's by
+# default); DIR "": the runtime directory it picks itself.
+staging() {
     STAGING_DIR=$1 STAGING_HTTP_PORT=$2 STAGING_HTTPS_PORT=$3 STAGING_NGINX=$4 STAGING_MODULE=$5 \
     STAGING_LISTEN=127.0.0.1 STAGING_DETACH=1 STAGING_TIMEOUT=20 STAGING_PHP_CHILDREN=4 \
-        timeout 90 "$repo/staging/run.sh" "$6"
+        timeout 90 "${7:-$repo}/staging/run.sh" "$6"
+}
+# The staging run of the private checkout check, and its runtime directory.
+private="" pdir=""
+stop_private() {
+    case "$pdir" in
+    /run/microcache/*/staging)
+        staging "$pdir" "$http_port" "$https_port" "$debian_nginx" "$debian_so" stop "$private/checkout" >/dev/null 2>&1
+        rm -rf "$(dirname "$pdir")"
+        ;;
+    esac
+    pdir=""
 }
 cleanup() {
     staging "$dir" "$http_port" "$https_port" "$debian_nginx" "$debian_so" stop >/dev/null 2>&1
     staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
+    stop_private
+    [ -z "$private" ] || rm -rf "$private"
 }
 trap cleanup EXIT
 
@@ -65,19 +82,20 @@ hdr() { tr -d '\r' <"$hdrs" | sed -n "s/^$1: //Ip" | tail -n 1; }
 renders() { grep -cF " GET $1 " "$dir/logs/renders.log" 2>/dev/null || true; }
 renders_m() { grep -cF " $1 $2 " "$dir/logs/renders.log" 2>/dev/null || true; }
 
-mkdir -p "$work"
-start_time=$SECONDS
-
 section "prerequisites"
+[ -z "$RUNTIME_NOTE" ] || echo "$RUNTIME_NOTE"
 missing=()
 for f in "$debian_nginx" "$debian_so" "$vendored_nginx" "$vendored_so"; do [ -e "$f" ] || missing+=("$f"); done
 for c in curl openssl php-fpm8.2 timeout; do command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || missing+=("$c"); done
 if [ ${#missing[@]} -gt 0 ]; then
     fail "prerequisites" "missing: ${missing[*]} (make deps build)"
-    echo "0 passed, 1 failed"
-    exit 1
+    finish test-shipped
 fi
-pass "prerequisites" "both nginx builds and modules, PHP-FPM, curl, openssl"
+if ! why=$(reachable_dir "$work" 2>&1); then
+    fail "prerequisites" "$why"
+    finish test-shipped
+fi
+pass "prerequisites" "both nginx builds and modules, PHP-FPM, curl, openssl; runtime files in $work"
 cleanup
 
 section "nginx -t on the shipped configuration, both nginx builds"
@@ -125,15 +143,11 @@ fi
 cpath=$(grep -oE 'fastcgi_cache_path +[^ ]+' conf/nginx.conf | awk '{print $2}')
 mpoint=$(sed -e 's/#.*//' deploy/fstab | awk 'NF >= 4 {print $2}')
 check "fstab mount point = fastcgi_cache_path" "fastcgi_cache_path $cpath, fstab $mpoint" test -n "$cpath" -a "$cpath" = "$mpoint"
-out=$(mktemp -d)
-sed -e "s|/run/php/php8.2-fpm.sock|$out/s.sock|" -e "s|/var/log/php8.2-fpm.slow.log|$out/slow.log|" \
-    deploy/php-fpm/www.conf >"$out/www.conf"
-printf '[global]\npid=%s/pid\nerror_log=%s/err.log\ninclude=%s/www.conf\n' "$out" "$out" "$out" >"$out/fpm.conf"
-mkdir "$out/conf.d" && cp deploy/php-fpm/*.ini "$out/conf.d/"
-res=$(PHP_INI_SCAN_DIR=":$out/conf.d" timeout 20 php-fpm8.2 -t -y "$out/fpm.conf" 2>&1)
+PHP_FPM_BIN=$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)
+php_fpm_configure "$work/php-fpm-test" www-data www-data
+php_fpm_test "$work/php-fpm-test" 2>/dev/null
 rc=$?
-rm -rf "$out"
-check "php-fpm -t on deploy/php-fpm (pool + opcache ini)" "$(tail -n 1 <<<"$res")" test $rc = 0
+check "php-fpm -t on deploy/php-fpm (pool + opcache ini)" "$(grep . "$work/php-fpm-test/logs/php-fpm-test.log" | tail -n 1)" test $rc = 0
 check "PHP-FPM pool is static" "$(grep -E '^pm( |\.max_children|\.max_requests)' deploy/php-fpm/www.conf | tr '\n' ' ')" \
     grep -q '^pm = static' deploy/php-fpm/www.conf
 
@@ -145,33 +159,23 @@ check "staging/run.sh starts and answers" "exit $rc in $((SECONDS - t0))s: $(gre
 if [ $rc != 0 ]; then
     echo "$out" | tail -n 20
     tail -n 20 "$dir/logs/error.log" 2>/dev/null
-    echo "$passed passed, $failed failed"
-    exit 1
+    finish test-shipped
 fi
 st=$(STAGING_DIR=$dir staging/run.sh status 2>&1)
 check "staging/run.sh status" "$st" grep -q running <<<"$st"
 
 section "TLS and HTTP/2"
-out=$(curl -sk --max-time 5 --tlsv1.2 --tls-max 1.2 --resolve "$name:$https_port:127.0.0.1" \
-    -o /dev/null -w '%{http_code}' "https://$name:$https_port/" 2>&1)
-rc=$?
-check "TLS 1.2 refused" "curl --tls-max 1.2: exit $rc (35 = handshake failed), status ${out:-none}" test $rc = 35
+check_tls12_refused "$name" "$https_port"
 out=$(timeout 10 openssl s_client -connect "127.0.0.1:$https_port" -servername $name -tls1_2 </dev/null 2>&1 | tr -d '\0')
 saw=$(grep -m1 -oE 'alert [a-z ]+|Cipher is [^ ]+' <<<"$out" | head -n 1)
 check "TLS 1.2 refused (openssl s_client -tls1_2)" "${saw:-no alert}" grep -q 'Cipher is (NONE)' <<<"$out"
-out=$(curl -skv --max-time 5 --http2 --resolve "$name:$https_port:127.0.0.1" -o /dev/null \
-    -w 'http_version=%{http_version}\n' "https://$name:$https_port/" 2>&1)
-tls=$(grep -m1 -oE 'SSL connection using [^ ]+' <<<"$out")
-hv=$(grep -m1 -oE 'http_version=[0-9.]+' <<<"$out")
-check "TLS 1.3 + HTTP/2" "$tls, $hv" bash -c "[[ '$tls' == *TLSv1.3 && '$hv' == http_version=2 ]]"
+check_tls13_http2 "$name" "$https_port"
 out=$(timeout 10 openssl s_client -connect "127.0.0.1:$https_port" -servername $name -alpn h2 </dev/null 2>&1 | tr -d '\0')
 alpn=$(grep -m1 -oE 'ALPN protocol: [^ ]+' <<<"$out")
 check "ALPN h2 offered" "${alpn:-no ALPN}" test "$alpn" = "ALPN protocol: h2"
 
 section "HTTP -> HTTPS, unknown hosts"
-out=$(curl -s --max-time 5 --resolve "$name:$http_port:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
-    "http://$name:$http_port/some/page?utm_source=x&p=1")
-check "HTTP redirects to HTTPS" "$out" test "$out" = "301 https://$name:$https_port/some/page?utm_source=x&p=1"
+check_https_redirect "$name" "$http_port" "$https_port" "/some/page?utm_source=x&p=1"
 out=$(curl -s --max-time 5 -H 'Host: unknown.example.net' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/" 2>&1)
 rc=$?
 # 444 closes without a response; with reset_timedout_connection on, by a reset.
@@ -322,6 +326,35 @@ left=$(curl -sk --max-time 2 --resolve "$name:$https_port:127.0.0.1" -o /dev/nul
 check "staging/run.sh stop stops both daemons" "exit $rc: $(tr '\n' ' ' <<<"$out"); afterwards: ${left:-no answer}" \
     test "$rc" = 0 -a "$left" = 000 -a ! -e "$dir/run/nginx.pid" -a ! -e "$dir/run/php-fpm.pid"
 
+section "staging from a private checkout (https $https_port)"
+# A checkout where www-data cannot go, like one in root's home (mode 0700): staging must
+# still work, with its runtime files elsewhere, and refuse a STAGING_DIR inside it at once.
+if [ "$(id -u)" = 0 ]; then
+    private=$(mktemp -d "${TMPDIR:-/tmp}/microcache-private.XXXXXX")
+    mkdir "$private/checkout"
+    cp -r staging conf deploy scripts "$private/checkout/"
+    t0=$SECONDS
+    out=$(staging "" "$http_port" "$https_port" "$debian_nginx" "$debian_so" start "$private/checkout" 2>&1 </dev/null)
+    rc=$?
+    pdir=$(sed -n 's/^Stop: STAGING_DIR=\([^ ]*\) .*/\1/p' <<<"$out")
+    code=$(curl -sk --max-time 5 --resolve "$name:$https_port:127.0.0.1" -o /dev/null -w '%{http_code}' "https://$name:$https_port/")
+    check "staging from a mode 0700 directory runs, its runtime files elsewhere" \
+        "exit $rc in $((SECONDS - t0))s, status $code; $(grep -m1 'cannot enter' <<<"$out")" \
+        test "$rc" = 0 -a "$code" = 200 -a "${pdir#/run/microcache/}" != "$pdir"
+    stop_private
+    t0=$SECONDS
+    out=$(staging "$private/checkout/target/staging" "$http_port" "$https_port" "$debian_nginx" "$debian_so" check "$private/checkout" 2>&1)
+    rc=$?
+    said=no
+    grep -qF "www-data cannot enter $private " <<<"$out" && said=yes
+    check "STAGING_DIR in a mode 0700 directory: stops at once, saying why" "exit $rc in $((SECONDS - t0))s: $out" \
+        test "$rc" != 0 -a "$said" = yes
+    rm -rf "$private"
+    private=""
+else
+    skip "staging from a private checkout" "needs root (the workers run as www-data only then)"
+fi
+
 section "staging on the vendored nginx (https $v_https_port)"
 out=$(staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
 rc=$?
@@ -335,6 +368,4 @@ if [ $rc = 0 ]; then
     staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
 fi
 
-printf '\ntest-shipped: %ss\n' "$((SECONDS - start_time))"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish test-shipped

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the shipped nginx configuration (conf/) into DEST, substituting only
-# deployment-specific values. Used by staging/run.sh (DEST = a runtime
-# directory, production paths mapped into it) and by the Docker image's
-# entrypoint (DEST = /etc/nginx, ports and name only).
+# deployment-specific values. The one renderer of the project: used by
+# staging/run.sh (DEST = a runtime directory, production paths mapped into it),
+# by the benchmark (bench/lib/common.sh: one copy per variant) and by the
+# Docker image's entrypoint (DEST = /etc/nginx, ports and name only).
 #
 #   staging/render-conf.sh SRC DEST
 #
@@ -13,6 +14,10 @@
 #   MC_HTTPS_PORT   port instead of 443
 #   MC_SERVER_NAME  site name instead of example.com
 #   MC_USER         nginx worker user instead of www-data
+#   MC_SITE         a vhost file to install instead of sites-available/example.com
+#                   (the benchmark's comparison sites, written like the shipped one)
+#   MC_NGINX_COMMON a directory to copy nginx's mime.types and fastcgi_params from
+#                   (for a DEST other than /etc/nginx; e.g. /etc/nginx)
 #   MC_PATHS        newline-separated "FROM TO" pairs: production paths (as
 #                   written in conf/) and what to use instead
 #   MC_STRICT_PATHS 1: fail if a production path is left outside comments
@@ -25,7 +30,9 @@ shipped_name=example.com
 
 die() { echo "render-conf: $*" >&2; exit 1; }
 [ -f "$src/nginx.conf" ] || die "$src/nginx.conf not found"
-[ -f "$src/sites-available/$shipped_name" ] || die "$src/sites-available/$shipped_name not found"
+site=${MC_SITE:-$src/sites-available/$shipped_name}
+[ -f "$site" ] || die "$site not found"
+site_name=$(basename "$site")
 
 # Escape a literal for the left (regex) and right (replacement) side of sed s|||.
 re_escape() { printf '%s' "$1" | sed -e 's/[][\.*^$|/]/\\&/g'; }
@@ -35,13 +42,20 @@ mkdir -p "$dest/snippets" "$dest/sites-available" "$dest/sites-enabled" "$dest/m
 cp "$src/nginx.conf" "$dest/nginx.conf"
 cp "$src/snippets/"*.conf "$dest/snippets/"
 cp "$src/modules-enabled/"*.conf "$dest/modules-enabled/"
-cp "$src/sites-available/$shipped_name" "$dest/sites-available/$shipped_name"
+cp "$site" "$dest/sites-available/$site_name"
 # Enable the site; Debian's "default" site would clash with its default_server.
 rm -f "$dest/sites-enabled/default"
-ln -sfn "../sites-available/$shipped_name" "$dest/sites-enabled/$shipped_name"
+ln -sfn "../sites-available/$site_name" "$dest/sites-enabled/$site_name"
+if [ -n "${MC_NGINX_COMMON:-}" ]; then
+    cp "$MC_NGINX_COMMON/mime.types" "$MC_NGINX_COMMON/fastcgi_params" "$dest/" \
+        || die "$MC_NGINX_COMMON/mime.types or fastcgi_params missing (apt-get install nginx-common)"
+fi
 
-files=("$dest/nginx.conf" "$dest/snippets/"*.conf "$dest/modules-enabled/"*.conf "$dest/sites-available/$shipped_name")
+files=("$dest/nginx.conf" "$dest/snippets/"*.conf "$dest/modules-enabled/"*.conf "$dest/sites-available/$site_name")
 script=()
+# What the strict check reads: directive text only (comments dropped), the replacement paths
+# removed (they may lie under /run/ or /dev/shm/ themselves).
+directives=(-e 's/^[[:space:]]*#.*//' -e 's/[[:space:]]#.*//')
 
 # Paths first (they may contain the shipped site name).
 if [ -n "${MC_PATHS:-}" ]; then
@@ -49,6 +63,7 @@ if [ -n "${MC_PATHS:-}" ]; then
         [ -n "$from" ] || continue
         [ -n "$to" ] || die "MC_PATHS: no replacement for $from"
         script+=(-e "s|$(re_escape "$from")|$(rep_escape "$to")|g")
+        directives+=(-e "s|$(re_escape "$to")||g")
     done <<<"$MC_PATHS"
 fi
 
@@ -80,10 +95,10 @@ fi
 [ ${#script[@]} -eq 0 ] || sed -i "${script[@]}" "${files[@]}"
 
 if [ "${MC_STRICT_PATHS:-0}" = 1 ]; then
-    # Directive text only (comments dropped): no production path may be left.
+    # No production path may be left.
     left=""
     for f in "${files[@]}"; do
-        hits=$(sed -e 's/^[[:space:]]*#.*//' -e 's/[[:space:]]#.*//' "$f" \
+        hits=$(sed "${directives[@]}" "$f" \
             | grep -nE '(^|[[:space:]":])(/etc/|/var/|/run/|/usr/lib/nginx|/dev/shm/)' || true)
         [ -z "$hits" ] || left+="${f#"$dest"/}: $hits"$'\n'
     done

@@ -1,5 +1,6 @@
-# Query normalisation (SPEC §3) and the variables of §5, without an origin: every block answers
-# with what the module computed for its request.
+# Query normalisation (README: "How the query is normalised") and the variables of README
+# "Embedded Variables", without an origin: every block answers with what the module computed
+# for its request.
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(2);

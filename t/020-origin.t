@@ -1,6 +1,7 @@
-# What the origin receives (SPEC §2): a real PHP-FPM reports the QUERY_STRING and REQUEST_URI it
-# got, and they are the bytes of the query in $microcache_key. Internal redirects, proxy_pass
-# without a URI, and the FastCGI cache keyed by $microcache_key.
+# What the origin receives (README: "Embedded Variables", $microcache_request_uri and
+# $microcache_key): a real PHP-FPM reports the QUERY_STRING and REQUEST_URI it got, and they
+# are the bytes of the query in $microcache_key. Internal redirects, proxy_pass without a
+# URI, and the FastCGI cache keyed by $microcache_key.
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);   # cache blocks expect a cold cache

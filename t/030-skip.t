@@ -1,4 +1,5 @@
-# Skip-cache flags (SPEC §4): $microcache_skip and $microcache_skip_reason.
+# Skip-cache flags (README: the microcache_bypass_* directives): $microcache_skip and
+# $microcache_skip_reason.
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(2);

@@ -1,4 +1,5 @@
-# Bad configuration fails `nginx -t` with the directive and the value named (SPEC §8).
+# Bad configuration fails `nginx -t` with the directive and the value named (README:
+# "Directives", the values each one accepts).
 # In a must_die block, error_log is matched against the error log, as with the real Test::Nginx.
 use Test::Nginx::Socket 'no_plan';
 

@@ -1,4 +1,4 @@
-# microcache_purge (SPEC §6): a cache filled through a real PHP-FPM, purged the way WordPress's
+# microcache_purge (README: "microcache_purge"): a cache filled through a real PHP-FPM, purged the way WordPress's
 # Nginx Helper does it (GET /purge/<path>, PURGE /purgeall), by prefix, and by the keyless form.
 use Test::Nginx::Socket 'no_plan';
 

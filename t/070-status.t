@@ -1,4 +1,4 @@
-# microcache_status (SPEC §6): counters exact across worker processes, as JSON and as
+# microcache_status (README: "microcache_status"): counters exact across worker processes, as JSON and as
 # Prometheus text.
 use Test::Nginx::Socket 'no_plan';
 

@@ -29,7 +29,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 nginx_bin=$(command -v -- "$nginx_arg" || true)
-[ -n "$nginx_bin" ] && [ -x "$nginx_bin" ] || die "nginx binary not found or not executable: $nginx_arg"
+if [ -z "$nginx_bin" ] || [ ! -x "$nginx_bin" ]; then
+    die "nginx binary not found or not executable: $nginx_arg"
+fi
 nginx_bin=$(realpath -- "$nginx_bin")
 
 module_so=""
@@ -52,6 +54,7 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/microcache-t.XXXXXX")
 fpm_pid=""
 status=1
 
+# shellcheck disable=SC2317 # (called by the EXIT trap)
 cleanup() {
     # Stop only the PHP-FPM master we started (it stops its own children).
     if [ -n "$fpm_pid" ] && kill -0 "$fpm_pid" 2>/dev/null; then

@@ -3,6 +3,19 @@
 # `microcache` variant (the shipped configuration). Sourced after bench/lib/common.sh.
 # Each prints key=value lines on stdout and returns non-zero when the check fails.
 
+# standalone_check FUNCTION NAME LABEL PASS-TEXT FAIL-TEXT: one check on its own servers
+# (PHP-FPM and the microcache variant), its figures also in $BENCH_DIR/raw/NAME.env; exits 1
+# when it fails. bench/stampede.sh and bench/purge-under-load.sh.
+standalone_check() {
+    bench_start_check
+    if "$1" | tee "$BENCH_DIR/raw/$2.env"; then
+        echo "$3: PASS ($4)"
+    else
+        echo "$3: FAIL ($5)"
+        exit 1
+    fi
+}
+
 # 200 concurrent first requests for one uncached URL must cause exactly 1 origin execution
 # (fastcgi_cache_lock). The URL is /slow/?id=<fresh>: the origin takes 300 ms on /slow/, so
 # all 200 requests (200 HTTP/1.1 connections opened at once) arrive while the first one is

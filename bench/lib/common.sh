@@ -12,11 +12,13 @@
 # All three share the shipped nginx.conf (same events/http tuning, TLS, logging, open file
 # cache, cache zone settings); only the vhost differs, plus the module being loaded in
 # `microcache` only. Every value that changes from the shipped files is listed in
-# render_conf below.
+# render_conf below; the copies are made by the project's one renderer, staging/render-conf.sh.
 #
-# Runtime files: $BENCH_DIR (default target/bench): configuration copies, certificate,
-# pid files, raw results. tmpfs: /dev/shm/microcache-bench-{limit,seed,microcache,static,php}
-# (cache, access logs, the static page, the origin's render log), removed on exit.
+# Runtime files: $BENCH_DIR (default target/bench, or /run/microcache/<checkout id>/bench when
+# the checkout is out of www-data's reach: scripts/lib/runtime-dir.sh): configuration copies,
+# certificate, pid files, raw results. tmpfs:
+# /dev/shm/microcache-bench-$BENCH_PORT_BASE-{limit,seed,microcache,static,php} (cache, access
+# logs, the static page, the origin's render log), removed on exit.
 #
 # Environment (all optional):
 #   BENCH_NGINX        debian (default): /usr/sbin/nginx + target/debian/release/*.so
@@ -26,14 +28,30 @@
 #   BENCH_PHP_CHILDREN pm.max_children of the static pool (4)
 #   BENCH_CONNECTIONS  wrk connections (50)
 #   BENCH_TIMEOUT      seconds to wait for a daemon to start or stop (20)
+#   BENCH_PORT_BASE    the variants listen on 127.0.0.1, ports BENCH_PORT_BASE + 10 .. + 31 (19000)
 
 set -euo pipefail
+umask 022
 
 BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_SRC=$BENCH_REPO/bench
-BENCH_DIR=${BENCH_DIR:-$BENCH_REPO/target/bench}
+# shellcheck source=scripts/lib/runtime-dir.sh
+source "$BENCH_REPO/scripts/lib/runtime-dir.sh"
+# shellcheck source=scripts/lib/pidfile.sh
+source "$BENCH_REPO/scripts/lib/pidfile.sh"
+# shellcheck source=scripts/lib/php-fpm.sh
+source "$BENCH_REPO/scripts/lib/php-fpm.sh"
+# shellcheck source=scripts/lib/tls.sh
+source "$BENCH_REPO/scripts/lib/tls.sh"
+if [ -z "${BENCH_DIR:-}" ]; then
+    runtime_dir bench
+    BENCH_DIR=$RUNTIME_DIR
+    [ -z "$RUNTIME_NOTE" ] || printf 'bench: %s\n' "$RUNTIME_NOTE" >&2
+fi
 case "$BENCH_DIR" in /*) ;; *) BENCH_DIR="$PWD/$BENCH_DIR" ;; esac
-BENCH_SHM=/dev/shm/microcache-bench
+BENCH_PORT_BASE=${BENCH_PORT_BASE:-19000}
+# Per port range, so that benchmarks on other ports (other checkouts) are left alone.
+BENCH_SHM=/dev/shm/microcache-bench-$BENCH_PORT_BASE
 BENCH_NGINX=${BENCH_NGINX:-debian}
 BENCH_PHP_CHILDREN=${BENCH_PHP_CHILDREN:-4}
 BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-50}
@@ -43,9 +61,9 @@ BENCH_LISTEN=127.0.0.1
 # the shipped default server rejects handshakes for unknown names.
 BENCH_NAME=localhost
 BENCH_VARIANTS=(limit seed microcache)
-# Ports 19000-19099 only.
-declare -A BENCH_HTTPS_PORT=([limit]=19010 [seed]=19020 [microcache]=19030)
-declare -A BENCH_HTTP_PORT=([limit]=19011 [seed]=19021 [microcache]=19031)
+# Ports BENCH_PORT_BASE + 10 .. + 31.
+declare -A BENCH_HTTPS_PORT=([limit]=$((BENCH_PORT_BASE + 10)) [seed]=$((BENCH_PORT_BASE + 20)) [microcache]=$((BENCH_PORT_BASE + 30)))
+declare -A BENCH_HTTP_PORT=([limit]=$((BENCH_PORT_BASE + 11)) [seed]=$((BENCH_PORT_BASE + 21)) [microcache]=$((BENCH_PORT_BASE + 31)))
 # The page: a catalogue search with three real parameters.
 BENCH_PATH=/shop/
 BENCH_QUERY='p=2&s=shoes&color=red'
@@ -99,34 +117,23 @@ bench_check_tools() {
     fi
 }
 
-# Only one benchmark at a time: the ports and tmpfs directories are fixed.
+# Only one benchmark at a time on these ports and tmpfs directories, whichever checkout runs it.
 bench_lock() {
-    mkdir -p "$BENCH_DIR"
-    exec 9>"$BENCH_DIR/.lock"
-    flock -n 9 || die "another benchmark is running (lock $BENCH_DIR/.lock)"
+    local why
+    why=$(reachable_dir "$BENCH_DIR" 2>&1) || die "$why. Choose a BENCH_DIR that $WORKER_USER can enter, or leave it unset."
+    exec 9>"$BENCH_SHM.lock"
+    flock -n 9 || die "another benchmark is running on ports $BENCH_PORT_BASE+ (lock $BENCH_SHM.lock; another BENCH_PORT_BASE avoids it)"
 }
 
 # --- Configuration -----------------------------------------------------------------------
 
-if [ "$(id -u)" -eq 0 ]; then BENCH_USER=www-data BENCH_GROUP=www-data; else BENCH_USER=$(id -un) BENCH_GROUP=$(id -gn); fi
-
-re_escape() { printf '%s' "$1" | sed -e 's/[][\.*^$|/]/\\&/g'; }
-rep_escape() { printf '%s' "$1" | sed -e 's/[\&|]/\\&/g'; }
-
 bench_cert() {
-    local tls=$BENCH_DIR/tls
-    mkdir -p "$tls"
-    if ! openssl x509 -in "$tls/cert.pem" -noout -checkend 86400 >/dev/null 2>&1; then
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-            -subj "/CN=$BENCH_NAME" -addext "subjectAltName=DNS:$BENCH_NAME" \
-            -keyout "$tls/key.pem" -out "$tls/cert.pem" >/dev/null 2>&1 \
-            || die "openssl could not create a certificate"
-        chmod 600 "$tls/key.pem"
-    fi
+    self_signed_cert "$BENCH_NAME" "$BENCH_DIR/tls/cert.pem" "$BENCH_DIR/tls/key.pem" \
+        || die "openssl could not create a certificate"
 }
 
-# render_conf VARIANT: the shipped conf/ copied to $BENCH_DIR/VARIANT/conf with only these
-# values changed (all variants):
+# render_conf VARIANT: the shipped conf/ rendered (staging/render-conf.sh) into
+# $BENCH_DIR/VARIANT/conf with only these values changed (all variants):
 #   - listen ports and address (127.0.0.1 only; the [::] lines dropped), server_name
 #     example.com -> localhost, the HTTPS redirect's port;
 #   - paths: configuration dir, module .so, pid, logs, cache dir, certificate, document root,
@@ -136,28 +143,34 @@ bench_cert() {
 #   - the worker user when not run as root.
 # microcache: the shipped vhost and snippets, as they are.
 # limit, seed: no load_module; the $microcache_* fields of the shipped log_format print "-";
-#   the vhost is bench/conf/VARIANT.site; seed's fastcgi snippet is the shipped
-#   snippets/fastcgi-microcache.conf with the key, REQUEST_URI and skip variables replaced
-#   by the stock ones ($request_uri, $skip_cache).
+#   the vhost is bench/conf/VARIANT.site (limit's document root: the static page on tmpfs);
+#   seed's fastcgi snippet is the shipped snippets/fastcgi-microcache.conf with the key,
+#   REQUEST_URI and skip variables replaced by the stock ones ($request_uri, $skip_cache).
 render_conf() {
-    local v=$1 dest=$BENCH_DIR/$1/conf shm=$BENCH_SHM-$1 src=$BENCH_REPO/conf
-    local https=${BENCH_HTTPS_PORT[$v]} http=${BENCH_HTTP_PORT[$v]}
-    local sock=$BENCH_DIR/run/php-fpm.sock
+    local v=$1 dest=$BENCH_DIR/$1/conf shm=$BENCH_SHM-$1 site="" root=$BENCH_DIR/www
+    local https=${BENCH_HTTPS_PORT[$1]}
+    [ "$v" = microcache ] || site=$BENCH_SRC/conf/$v.site
+    [ "$v" != limit ] || root=$BENCH_SHM-static
     rm -rf "$dest"
-    mkdir -p "$dest/snippets" "$dest/sites-enabled" "$dest/modules-enabled" "$BENCH_DIR/$v/prefix" \
-        "$BENCH_DIR/$v/run" "$shm/cache" "$shm/logs"
-    cp "$src/nginx.conf" "$dest/nginx.conf"
-    cp "$src/snippets/"*.conf "$dest/snippets/"
-    cp /etc/nginx/mime.types /etc/nginx/fastcgi_params "$dest/"
-    local site=$dest/sites-enabled/site
-    if [ "$v" = microcache ]; then
-        cp "$src/modules-enabled/"*.conf "$dest/modules-enabled/"
-        cp "$src/sites-available/example.com" "$site"
-    else
-        sed -e "s|@LISTEN@|$BENCH_LISTEN|g" -e "s|@HTTPS_PORT@|$https|g" -e "s|@HTTP_PORT@|$http|g" \
-            -e "s|@NAME@|$BENCH_NAME|g" -e "s|@CERT@|$BENCH_DIR/tls/cert.pem|g" \
-            -e "s|@KEY@|$BENCH_DIR/tls/key.pem|g" -e "s|@STATIC_ROOT@|$BENCH_SHM-static|g" \
-            -e "s|@PHP_ROOT@|$BENCH_DIR/www|g" "$BENCH_SRC/conf/$v.site" >"$site"
+    mkdir -p "$BENCH_DIR/$v/prefix" "$BENCH_DIR/$v/run" "$shm/cache" "$shm/logs"
+    MC_LISTEN=$BENCH_LISTEN MC_HTTP_PORT=${BENCH_HTTP_PORT[$v]} MC_HTTPS_PORT=$https \
+    MC_SERVER_NAME=$BENCH_NAME MC_USER=$WORKER_USER MC_SITE=$site MC_NGINX_COMMON=/etc/nginx \
+    MC_STRICT_PATHS=1 MC_PATHS="/etc/nginx/ $dest/
+/usr/lib/nginx/modules/ngx_http_microcache_module.so $MODULE_SO
+/run/nginx.pid $BENCH_DIR/$v/run/nginx.pid
+/var/log/nginx/ $shm/logs/
+/dev/shm/nginx-cache $shm/cache
+/etc/letsencrypt/live/example.com/fullchain.pem $BENCH_DIR/tls/cert.pem
+/etc/letsencrypt/live/example.com/privkey.pem $BENCH_DIR/tls/key.pem
+/var/www/example.com $root
+/run/php/php8.2-fpm.sock $BENCH_DIR/run/php-fpm.sock" \
+        "$BENCH_REPO/staging/render-conf.sh" "$BENCH_REPO/conf" "$dest" || die "$v: the configuration could not be rendered"
+
+    grep -q '^worker_processes auto;' "$dest/nginx.conf" \
+        || die "conf/nginx.conf has no 'worker_processes auto;' line to set to 1; update bench/lib/common.sh"
+    sed -i 's/^worker_processes auto;/worker_processes 1;/' "$dest/nginx.conf"
+    if [ "$v" != microcache ]; then
+        rm -f "$dest/modules-enabled/"*.conf
         # The stock log line: same fields, the module's ones empty.
         sed -i -E 's/\$microcache_[a-z_]+/-/g' "$dest/nginx.conf"
     fi
@@ -165,117 +178,33 @@ render_conf() {
         sed -e '/fastcgi_param[[:space:]]\+REQUEST_URI[[:space:]]\+\$microcache_request_uri;/d' \
             -e 's|fastcgi_cache_key[[:space:]]\+\$microcache_key;|fastcgi_cache_key "$scheme$request_method$host$request_uri";|' \
             -e 's/\$microcache_skip\b/$skip_cache/g' \
-            "$src/snippets/fastcgi-microcache.conf" >"$dest/snippets/fastcgi-seed.conf"
+            "$dest/snippets/fastcgi-microcache.conf" >"$dest/snippets/fastcgi-seed.conf"
         if sed -e 's/#.*//' "$dest/snippets/fastcgi-seed.conf" | grep -q 'microcache_'; then
             die "conf/snippets/fastcgi-microcache.conf uses module variables the seed variant cannot map; update bench/lib/common.sh"
         fi
     fi
-
-    local files=("$dest/nginx.conf" "$dest/snippets/"*.conf "$dest/modules-enabled/"*.conf "$site")
-    local existing=()
-    local f
-    for f in "${files[@]}"; do [ -n "$f" ] && [ -f "$f" ] && existing+=("$f"); done
-    local script=()
-    while read -r from to; do
-        [ -n "$from" ] || continue
-        script+=(-e "s|$(re_escape "$from")|$(rep_escape "$to")|g")
-    done <<EOF
-/etc/nginx/ $dest/
-/usr/lib/nginx/modules/ngx_http_microcache_module.so $MODULE_SO
-/run/nginx.pid $BENCH_DIR/$v/run/nginx.pid
-/var/log/nginx/ $shm/logs/
-/dev/shm/nginx-cache $shm/cache
-/etc/letsencrypt/live/example.com/fullchain.pem $BENCH_DIR/tls/cert.pem
-/etc/letsencrypt/live/example.com/privkey.pem $BENCH_DIR/tls/key.pem
-/var/www/example.com $BENCH_DIR/www
-/run/php/php8.2-fpm.sock $sock
-EOF
-    script+=(-e "s|\\bexample\\.com\\b|$BENCH_NAME|g"
-        -e '/^[[:space:]]*listen[[:space:]]\+\[::\]:/d'
-        -e "s|^\\([[:space:]]*listen[[:space:]]\\+\\)80\\b|\\1$BENCH_LISTEN:$http|"
-        -e "s|^\\([[:space:]]*listen[[:space:]]\\+\\)443\\b|\\1$BENCH_LISTEN:$https|"
-        -e "s|https://\\\$host\\\$request_uri|https://\$host:$https\$request_uri|"
-        -e "s|^user www-data;|user $BENCH_USER;|")
-    sed -i "${script[@]}" "${existing[@]}"
-    grep -q '^worker_processes auto;' "$dest/nginx.conf" \
-        || die "conf/nginx.conf has no 'worker_processes auto;' line to set to 1; update bench/lib/common.sh"
-    sed -i 's/^worker_processes auto;/worker_processes 1;/' "$dest/nginx.conf"
-
-    # No production path may be left in directive text (comments aside).
-    local left=""
-    for f in "${existing[@]}"; do
-        local hits
-        hits=$(sed -e 's/^[[:space:]]*#.*//' -e 's/[[:space:]]#.*//' "$f" \
-            | grep -nE '(^|[[:space:]":])(/etc/|/var/|/run/|/usr/lib/nginx|/dev/shm/nginx)' || true)
-        [ -z "$hits" ] || left+="${f#"$dest"/}: $hits"$'\n'
-    done
-    [ -z "$left" ] || die "production paths left in the $v configuration (add them to render_conf):
-$left"
-    grep -q "$BENCH_LISTEN:$https ssl" "$site" || die "$v: the site does not listen on $BENCH_LISTEN:$https"
+    grep -q "$BENCH_LISTEN:$https ssl" "$dest/sites-available/"* || die "$v: the site does not listen on $BENCH_LISTEN:$https"
 }
 
 # The origin: the shipped static pool (deploy/php-fpm/www.conf) and opcache settings, with
-# the socket, logs, pool size and user changed; pinned to core 1 with wrk.
-render_php() {
-    local dir=$BENCH_DIR/php
-    rm -rf "$dir" "$BENCH_DIR/www"
-    mkdir -p "$dir/conf.d" "$BENCH_DIR/run" "$BENCH_DIR/logs" "$BENCH_SHM-php"
+# the socket, logs, pool size and user changed (scripts/lib/php-fpm.sh); pinned to core 1
+# with wrk. bench/www/index.php logs each execution to the render log on tmpfs.
+bench_start_php() {
+    rm -rf "$BENCH_DIR/www"
+    mkdir -p "$BENCH_SHM-php"
     cp -a "$BENCH_SRC/www" "$BENCH_DIR/www"
     chmod -R a+rX "$BENCH_DIR/www"
-    sed -e "s|/run/php/php8.2-fpm.sock|$BENCH_DIR/run/php-fpm.sock|" \
-        -e "s|/var/log/php8.2-fpm.slow.log|$BENCH_DIR/logs/php-fpm.slow.log|" \
-        -e "s|^pm.max_children = .*|pm.max_children = $BENCH_PHP_CHILDREN|" \
-        -e "s#^\\(user\\|listen\\.owner\\) = www-data#\\1 = $BENCH_USER#" \
-        -e "s#^\\(group\\|listen\\.group\\) = www-data#\\1 = $BENCH_GROUP#" \
-        "$BENCH_REPO/deploy/php-fpm/www.conf" >"$dir/www.conf"
-    grep -q '^pm = static' "$dir/www.conf" || die "deploy/php-fpm/www.conf is not a static pool"
-    printf '\n; bench: the page appends one line per execution\nenv[MICROCACHE_BENCH_RENDERS] = %s\n' \
-        "$BENCH_SHM-php/renders.log" >>"$dir/www.conf"
-    cp "$BENCH_REPO/deploy/php-fpm/"*.ini "$dir/conf.d/"
-    cat >"$dir/php-fpm.conf" <<EOF
-[global]
-pid = $BENCH_DIR/run/php-fpm.pid
-error_log = $BENCH_DIR/logs/php-fpm.log
-daemonize = yes
-include = $dir/www.conf
-EOF
-    : >"$BENCH_SHM-php/renders.log"
-    chown "$BENCH_USER:$BENCH_GROUP" "$BENCH_SHM-php/renders.log"
+    php_fpm_configure "$BENCH_DIR" "$WORKER_USER" "$WORKER_GROUP" "$BENCH_PHP_CHILDREN" "$BENCH_SHM-php/renders.log"
+    grep -q '^pm = static' "$BENCH_DIR/php/www.conf" || die "deploy/php-fpm/www.conf is not a static pool"
+    php_fpm_test "$BENCH_DIR" || die "PHP-FPM configuration test failed"
+    php_fpm_start "$BENCH_DIR" "$BENCH_TIMEOUT" taskset -c 1 \
+        || die "PHP-FPM did not start or its socket did not appear: $BENCH_DIR/logs/php-fpm.log"
 }
 
 # --- Processes ---------------------------------------------------------------------------
 
-# shellcheck source=scripts/lib/pidfile.sh
-source "$BENCH_REPO/scripts/lib/pidfile.sh"
 our_pid() { owned_pid "$1" "$BENCH_DIR"; }
-
-stop_pidfile() {
-    local what=$1 f=$2 pid i
-    pid=$(our_pid "$f") || { rm -f "$f"; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$f"; return 0; }
-        sleep 0.1
-    done
-    say "$what (pid $pid) did not stop in ${BENCH_TIMEOUT}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$f"
-}
-
-bench_start_php() {
-    render_php
-    PHP_INI_SCAN_DIR=":$BENCH_DIR/php/conf.d" "$PHP_FPM_BIN" -t -y "$BENCH_DIR/php/php-fpm.conf" \
-        >"$BENCH_DIR/logs/php-fpm-test.log" 2>&1 \
-        || { cat "$BENCH_DIR/logs/php-fpm-test.log" >&2; die "PHP-FPM configuration test failed"; }
-    PHP_INI_SCAN_DIR=":$BENCH_DIR/php/conf.d" taskset -c 1 "$PHP_FPM_BIN" -y "$BENCH_DIR/php/php-fpm.conf" \
-        || die "PHP-FPM did not start: $BENCH_DIR/logs/php-fpm.log"
-    local i
-    for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
-        [ -S "$BENCH_DIR/run/php-fpm.sock" ] && our_pid "$BENCH_DIR/run/php-fpm.pid" >/dev/null && return 0
-        sleep 0.1
-    done
-    die "PHP-FPM socket did not appear: $BENCH_DIR/logs/php-fpm.log"
-}
+bench_stop() { stop_owned "$1" "$BENCH_DIR" "$BENCH_TIMEOUT" >/dev/null; }
 
 run_nginx() {
     local v=$1
@@ -323,11 +252,11 @@ bench_start_nginx() {
 bench_stop_all() {
     local v
     for v in "${BENCH_VARIANTS[@]}"; do
-        [ -f "$BENCH_DIR/$v/run/nginx.pid" ] && stop_pidfile "nginx ($v)" "$BENCH_DIR/$v/run/nginx.pid"
+        bench_stop "$BENCH_DIR/$v/run/nginx.pid"
         # Keep the error log for inspection.
         [ -f "$BENCH_SHM-$v/logs/error.log" ] && cp "$BENCH_SHM-$v/logs/error.log" "$BENCH_DIR/$v/error.log" 2>/dev/null
     done
-    [ -f "$BENCH_DIR/run/php-fpm.pid" ] && stop_pidfile php-fpm "$BENCH_DIR/run/php-fpm.pid"
+    bench_stop "$BENCH_DIR/run/php-fpm.pid"
     rm -rf "$BENCH_SHM-limit" "$BENCH_SHM-seed" "$BENCH_SHM-microcache" "$BENCH_SHM-static" "$BENCH_SHM-php"
     return 0
 }
@@ -420,4 +349,33 @@ bench_start_check() {
     bench_start_php
     bench_start_nginx microcache
     mkdir -p "$BENCH_DIR/raw"
+}
+
+# callgrind_count VARIANT WORKLOAD SECONDS OUT: the variant's configuration run as ONE process
+# (master_process off, daemon off) under callgrind on core 0. After a 3 s wrk warm-up (cache
+# entry, open file caches, the utm keys), instructions are counted during a SECONDS wrk run
+# (4 connections, core 1); the 4 connections' TLS handshakes are counted too, a small constant
+# against thousands of requests, the same for every variant. Writes OUT.out (callgrind's
+# counts), OUT.log and OUT.wrk; prints the number of requests wrk completed.
+callgrind_count() {
+    local v=$1 wl=$2 secs=$3 out=$4 conf=$BENCH_DIR/$1/conf/nginx-callgrind.conf script=clean.lua vg i url
+    [ "$wl" != utm ] || script=utm.lua
+    url=$(bench_url "$v" "$BENCH_PATH?$BENCH_QUERY")
+    { echo "master_process off; daemon off;"; cat "$BENCH_DIR/$v/conf/nginx.conf"; } >"$conf"
+    "$NGINX_BIN" -t -q -p "$BENCH_DIR/$v/prefix/" -c "$conf" -e "$BENCH_SHM-$v/logs/error.log" 2>/dev/null \
+        || die "$v: nginx -t failed on $conf"
+    taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out.out" \
+        "$NGINX_BIN" -p "$BENCH_DIR/$v/prefix/" -c "$conf" -e "$BENCH_SHM-$v/logs/error.log" >"$out.log" 2>&1 &
+    vg=$!
+    for ((i = 0; i < 300; i++)); do
+        curl -sk -o /dev/null --max-time 5 "$(bench_url "$v" /robots.txt)" && break
+        sleep 0.2
+    done
+    (cd "$BENCH_SRC/lua" && wrk -t1 -c4 -d3s -s "$script" "$url") >/dev/null 2>&1 || true
+    callgrind_control -i on "$vg" >/dev/null
+    (cd "$BENCH_SRC/lua" && taskset -c 1 wrk -t1 -c4 -d"${secs}s" -s "$script" "$url") >"$out.wrk" 2>&1 || true
+    callgrind_control -i off "$vg" >/dev/null
+    kill -TERM "$vg" 2>/dev/null || true
+    wait "$vg" 2>/dev/null || true
+    awk -F'\t' '/^WRKSTATS/ {print $2}' "$out.wrk"
 }

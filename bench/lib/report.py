@@ -154,7 +154,7 @@ def main(raw):
     p("")
 
     # --- Targets ---
-    p("## Targets (issue 5)")
+    p("## Targets")
     p("")
     p("| target | measured | met |")
     p("|---|---|---|")

@@ -6,7 +6,7 @@
 // The page depends only on those parameters, never on tracking ids or REQUEST_URI, so the
 // `limit` variant can serve the very same bytes as a static file.
 //
-// Each execution appends one line to $MICROCACHE_BENCH_RENDERS (set in the bench pool): the
+// Each execution appends one line to $MICROCACHE_RENDER_LOG (set in the bench pool): the
 // benchmark counts origin executions by counting lines.
 //
 // Two special paths, used by the stampede and purge checks only:
@@ -16,7 +16,7 @@
 
 $path = (string) parse_url((string) ($_SERVER['REQUEST_URI'] ?? '/'), PHP_URL_PATH);
 
-$log = getenv('MICROCACHE_BENCH_RENDERS');
+$log = getenv('MICROCACHE_RENDER_LOG');
 if ($log !== false && $log !== '') {
     file_put_contents($log, $path . "\n", FILE_APPEND | LOCK_EX);
 }
