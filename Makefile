@@ -55,9 +55,13 @@ test-nginx: build
 	t/run-tests.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	t/run-tests.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
+# Reloads and races: the counters survive a reload; concurrent purges count each entry once;
+# a walk cut off by worker_shutdown_timeout is logged.
 test-reload: build
 	scripts/test-reload.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	scripts/test-reload.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
+	scripts/test-purge-races.sh $(VENDORED_NGINX) $(VENDORED_SO)
+	scripts/test-purge-races.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
 # The shipped configuration itself, through the staging machinery, on both nginx builds.
 test-shipped: build

@@ -11,20 +11,11 @@ nginx=$(realpath "$1")
 module=$(realpath "$2")
 port=${3:-1995}
 entries=${PURGE_RACE_ENTRIES:-600}
-# On tmpfs: the test makes 65k directories.
-dir=$(mktemp -d /dev/shm/microcache-races.XXXXXX)
-mkdir -p "$dir/conf" "$dir/logs" "$dir/cache"
-chmod 755 "$dir"   # nginx workers run as another user
-
-master=""
-cleanup() {
-    if [ -n "$master" ] && kill -0 "$master" 2>/dev/null; then
-        kill -TERM "$master"
-        for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/private-nginx.sh
+. "$(dirname "$0")/lib/private-nginx.sh"
+private_nginx_dir /dev/shm   # on tmpfs: the test makes 65k directories
+dir=$nginx_dir
+mkdir -p "$dir/cache"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -70,9 +61,7 @@ fill() {
 }
 
 write_conf "worker_shutdown_timeout 10ms;"
-"$nginx" -p "$dir/" -c conf/nginx.conf -e logs/error.log
-for _ in $(seq 50); do [ -s "$dir/logs/nginx.pid" ] && break; sleep 0.1; done
-master=$(cat "$dir/logs/nginx.pid")
+private_nginx_start "$nginx"
 
 # 1. Six concurrent prefix purges of overlapping prefixes: every entry under /e/ is removed
 #    once, and the six answers add up to exactly that.
@@ -103,7 +92,7 @@ curl -s -m 20 "http://127.0.0.1:$port/purgeall" >"$dir/purge.all" 2>/dev/null &
 purge=$!
 sleep 0.05
 write_conf "worker_shutdown_timeout 10ms;"
-"$nginx" -p "$dir/" -c conf/nginx.conf -e logs/error.log -s reload
+private_nginx "$nginx" -s reload
 wait "$purge" || true
 for _ in $(seq 100); do
     grep -q 'stopped before the end of the cache directory' "$dir/logs/error.log" && break
