@@ -60,7 +60,8 @@ fill_cache() {
 # purge_during_wrk PATH PREFIX: wrk on PATH (microcache variant) for BENCH_PURGE_SECONDS, with
 # `PURGE /purgeall` sent a quarter of the way in; prints PREFIX_* figures.
 purge_during_wrk() {
-    local path=$1 p=$2 secs=${BENCH_PURGE_SECONDS:-8} out=$BENCH_DIR/raw/$2.wrk cache=$BENCH_SHM-microcache/cache
+    local path=$1 p=$2 secs=${BENCH_PURGE_SECONDS:-8} out=$BENCH_DIR/raw/$2.wrk
+    local cache=${BENCH_CACHE_DIR:-$BENCH_SHM-microcache/cache}
     local files_before files_after purge wrk_job
     files_before=$(find "$cache" -type f | wc -l)
     (cd "$BENCH_SRC/lua" && taskset -c 1 wrk -t1 -c"$BENCH_CONNECTIONS" -d"${secs}s" --timeout 10s \
@@ -77,7 +78,7 @@ purge_during_wrk() {
     echo "${p}_status=${purge% *}"
     echo "${p}_seconds=${purge#* }"
     echo "${p}_response=$(tr -d '\n' <"$BENCH_DIR/raw/$p-response.json" | cut -c1-200)"
-    grep '^WRKSTATS' "$out" | awk -F'\t' -v p="$p" '{printf "%s_requests=%d\n%s_rps=%.0f\n%s_max_ms=%.1f\n%s_lost=%d\n", p, $2, p, $2 / ($3 / 1e6), p, $8 / 1000, p, $4 + $5}'
+    grep '^WRKSTATS' "$out" | awk -F'\t' -v p="$p" '{printf "%s_requests=%d\n%s_rps=%.0f\n%s_p99_ms=%.2f\n%s_max_ms=%.1f\n%s_lost=%d\n", p, $2, p, $2 / ($3 / 1e6), p, $7 / 1000, p, $8 / 1000, p, $4 + $5}'
 }
 
 # Purge under load. Fill the cache with BENCH_PURGE_ENTRIES (5000) entries, then run wrk on
@@ -98,7 +99,7 @@ purge_check() {
     # Warm the page, then a baseline run without a purge.
     run_wrk microcache clean 2 "$BENCH_DIR/raw/warmup.wrk"
     run_wrk microcache clean "$secs" "$base"
-    grep '^WRKSTATS' "$base" | awk -F'\t' '{printf "purge_baseline_rps=%.0f\npurge_baseline_max_ms=%.1f\n", $2 / ($3 / 1e6), $8 / 1000}'
+    grep '^WRKSTATS' "$base" | awk -F'\t' '{printf "purge_baseline_rps=%.0f\npurge_baseline_p99_ms=%.2f\npurge_baseline_max_ms=%.1f\n", $2 / ($3 / 1e6), $7 / 1000, $8 / 1000}'
     local page static
     page=$(purge_during_wrk "$BENCH_PATH?$BENCH_QUERY" purge_page) || return 1
     echo "$page"

@@ -152,14 +152,14 @@ render_conf() {
     [ "$v" = microcache ] || site=$BENCH_SRC/conf/$v.site
     [ "$v" != limit ] || root=$BENCH_SHM-static
     rm -rf "$dest"
-    mkdir -p "$BENCH_DIR/$v/prefix" "$BENCH_DIR/$v/run" "$shm/cache" "$shm/logs"
+    mkdir -p "$BENCH_DIR/$v/prefix" "$BENCH_DIR/$v/run" "${BENCH_CACHE_DIR:-$shm/cache}" "$shm/logs"
     MC_LISTEN=$BENCH_LISTEN MC_HTTP_PORT=${BENCH_HTTP_PORT[$v]} MC_HTTPS_PORT=$https \
     MC_SERVER_NAME=$BENCH_NAME MC_USER=$WORKER_USER MC_SITE=$site MC_NGINX_COMMON=/etc/nginx \
     MC_STRICT_PATHS=1 MC_PATHS="/etc/nginx/ $dest/
 /usr/lib/nginx/modules/ngx_http_microcache_module.so $MODULE_SO
 /run/nginx.pid $BENCH_DIR/$v/run/nginx.pid
 /var/log/nginx/ $shm/logs/
-/dev/shm/nginx-cache $shm/cache
+/dev/shm/nginx-cache ${BENCH_CACHE_DIR:-$shm/cache}
 /etc/letsencrypt/live/example.com/fullchain.pem $BENCH_DIR/tls/cert.pem
 /etc/letsencrypt/live/example.com/privkey.pem $BENCH_DIR/tls/key.pem
 /var/www/example.com $root
