@@ -10,11 +10,13 @@
 pub mod config;
 pub mod decode;
 pub mod glob;
+pub mod index;
 pub mod key;
 pub mod purge;
 pub mod query;
 pub mod report;
 pub mod skip;
+pub mod tags;
 
 pub use decode::Name;
 pub use glob::GlobSet;
