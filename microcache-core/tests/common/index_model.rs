@@ -99,6 +99,16 @@ pub enum Sel {
     Tag(usize),
 }
 
+impl Sel {
+    fn with(self, bytes: &[u8]) -> Select<'_> {
+        match self {
+            Sel::Key(_) => Select::Key(bytes),
+            Sel::Prefix(_) => Select::Prefix(bytes),
+            Sel::Tag(_) => Select::Tag(bytes),
+        }
+    }
+}
+
 /// Decodes operations from bytes; any bytes give some sequence.
 pub fn decode(data: &[u8]) -> Vec<Op> {
     let mut ops = Vec::new();
@@ -235,11 +245,7 @@ impl Harness {
             Op::Drain { select, max } => {
                 let (select_bytes, expected) = self.selected(*select);
                 let mut out = Vec::new();
-                let select = match select {
-                    Sel::Key(_) => Select::Key(&select_bytes),
-                    Sel::Prefix(_) => Select::Prefix(&select_bytes),
-                    Sel::Tag(_) => Select::Tag(&select_bytes),
-                };
+                let select = select.with(&select_bytes);
                 let mut mem = std::mem::take(&mut self.mem);
                 let done = Index::attach(&mut mem, [0, 0]).unwrap().0.drain(select, *max, &mut out);
                 self.mem = mem;
@@ -276,35 +282,26 @@ impl Harness {
         self.check();
     }
 
-    /// The ids a selector should select, in the index's order for keys and prefixes.
+    /// The selector's bytes, and the ids it should select, in the index's order for keys and
+    /// prefixes.
     fn selected(&self, select: Sel) -> (Vec<u8>, Vec<Id>) {
-        let mut hits: Vec<(Vec<u8>, Id)> = match select {
-            Sel::Key(k) => self
-                .model
-                .iter()
-                .filter(|(_, (key, _))| *key == self.keys[k])
-                .map(|(n, (key, _))| (key.clone(), id(*n)))
-                .collect(),
-            Sel::Prefix(p) => self
-                .model
-                .iter()
-                .filter(|(_, (key, _))| key.starts_with(&self.prefixes[p]))
-                .map(|(n, (key, _))| (key.clone(), id(*n)))
-                .collect(),
-            Sel::Tag(t) => self
-                .model
-                .iter()
-                .filter(|(_, (_, tags))| tags.contains(&self.tags[t]))
-                .map(|(n, _)| (Vec::new(), id(*n)))
-                .collect(),
-        };
-        hits.sort();
         let bytes = match select {
-            Sel::Key(k) => self.keys[k].clone(),
-            Sel::Prefix(p) => self.prefixes[p].clone(),
-            Sel::Tag(t) => self.tags[t].clone(),
+            Sel::Key(k) => &self.keys[k],
+            Sel::Prefix(p) => &self.prefixes[p],
+            Sel::Tag(t) => &self.tags[t],
         };
-        (bytes, hits.into_iter().map(|(_, i)| i).collect())
+        let mut hits: Vec<(&[u8], Id)> = self
+            .model
+            .iter()
+            .filter(|(_, (key, tags))| match select {
+                Sel::Key(_) => key == bytes,
+                Sel::Prefix(_) => key.starts_with(bytes),
+                Sel::Tag(_) => tags.contains(bytes),
+            })
+            .map(|(n, (key, _))| (if let Sel::Tag(_) = select { &[][..] } else { key }, id(*n)))
+            .collect();
+        hits.sort();
+        (bytes.clone(), hits.into_iter().map(|(_, i)| i).collect())
     }
 
     /// Every answer of the index against the model.
@@ -326,11 +323,7 @@ impl Harness {
             .chain((0..self.tags.len()).map(Sel::Tag));
         for (i, sel) in selectors.enumerate() {
             let (bytes, expected) = self.selected(sel);
-            let select = match sel {
-                Sel::Key(_) => Select::Key(&bytes),
-                Sel::Prefix(_) => Select::Prefix(&bytes),
-                Sel::Tag(_) => Select::Tag(&bytes),
-            };
+            let select = sel.with(&bytes);
             // Batches of varying size, resumed through the cursor.
             let batch = 1 + i % 4;
             let mut cursor = Cursor::default();
