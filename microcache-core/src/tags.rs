@@ -151,6 +151,17 @@ pub fn stored_header_block<'a>(stored: &'a [u8], scratch: &'a mut Vec<u8>) -> &'
     scratch
 }
 
+/// Without the spaces and tabs around it.
+fn trim_ows(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
 /// The `(name, value)` fields of a header block, up to its blank line: a leading status line
 /// (`HTTP/1.1 200 OK`) and lines that are not `name: value` are skipped; values are trimmed.
 pub fn header_fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -161,7 +172,7 @@ pub fn header_fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         .filter_map(|line| {
             let colon = line.iter().position(|&c| c == b':')?;
             let name = &line[..colon];
-            is_field_name(name).then(|| (name, line[colon + 1..].trim_ascii()))
+            is_field_name(name).then(|| (name, trim_ows(&line[colon + 1..])))
         })
 }
 

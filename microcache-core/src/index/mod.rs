@@ -47,10 +47,32 @@
 //! entries are a treap ordered by entry cell, so a tag costs O(log n + matches) per batch and a
 //! link is removed in O(log n). Inserting costs O(key + tags × log n).
 //!
-//! The caller serialises all calls (nginx: the zone's mutex). Nothing here blocks or allocates
-//! in the region beyond its cells; when cells run out an insert first sweeps a few dead records
-//! through the caller's predicate, else is refused and the index is marked overflowed until it
-//! is cleared or rebuilt: purges must then walk the cache directory.
+//! When cells run out an insert first sweeps a few dead records through the caller's predicate,
+//! else is refused and the index is marked overflowed until it is cleared or rebuilt: purges
+//! must then walk the cache directory ([`Index::usable`] says whether they may use the index).
+//!
+//! # Use from several processes
+//!
+//! The caller serialises all calls: one mutex per index zone, held around each call and never
+//! while waiting for anything else. Every call does bounded work, so a big purge is a series
+//! of short critical sections:
+//!
+//! - storing a response: `insert` with [`Replace::Always`] (`alive` may look the cache node up
+//!   under the cache zone's own mutex: take the index lock first, the cache lock second, always);
+//! - hard purge: `drain` a batch (say 256), release the lock, delete those cache entries, repeat
+//!   until `drain` reports none left. Unindexing before deleting means a response stored again
+//!   meanwhile is indexed again, never unindexed by the purge; a delete that fails calls
+//!   [`Index::mark_incomplete`];
+//! - soft purge: `collect` batches with one [`Cursor`], marking the entries expired between
+//!   batches; they stay indexed;
+//! - a hard purge of the whole zone: `clear` first, then delete the files;
+//! - a timer: `sweep` a few hundred records, dropping those whose cache node is gone;
+//! - after a start: one worker wins `claim_rebuild`, reads cache files a few per event-loop turn
+//!   and `insert`s them with [`Replace::IfAbsent`], calls `rebuild_beat` each turn (stopping when
+//!   it returns false) and `finish_rebuild` at the end.
+//!
+//! A worker that dies in a call leaves the dirty flag set; the next `attach` empties the index
+//! and asks for a rebuild rather than trust half a change.
 
 mod cells;
 mod check;
