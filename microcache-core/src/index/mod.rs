@@ -685,9 +685,9 @@ impl<'m> Index<'m> {
         true
     }
 
-    /// Appends to `out` up to `max` ids that `select` selects, after the `cursor`, and moves
-    /// the cursor past them. Returns true when no selected id remains after them. Work:
-    /// O(log n + max) (keys also cost their length per comparison).
+    /// Appends to `out` up to `max` (at least 1) ids that `select` selects, after the `cursor`,
+    /// and moves the cursor past them. Returns true when no selected id remains after them.
+    /// Work: O(log n + max) (keys also cost their length per comparison).
     pub fn collect(
         &self,
         select: Select<'_>,
@@ -695,6 +695,7 @@ impl<'m> Index<'m> {
         max: usize,
         out: &mut Vec<Id>,
     ) -> bool {
+        let max = max.max(1);
         let r = &self.r;
         let mut done = true;
         let mut taken = 0;
