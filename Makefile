@@ -43,11 +43,16 @@ lint:
 unit:
 	$(CARGO) test --release -p microcache-core
 
-# libFuzzer on the normaliser for FUZZ_SECONDS. cargo-fuzz needs nightly-only flags; the one
-# toolchain here is stable, hence RUSTC_BOOTSTRAP.
+# libFuzzer for FUZZ_SECONDS on each target: the normaliser, the cache index against its model
+# (short inputs are many operations), and purge input (tags, stored headers, batch bodies).
+# cargo-fuzz needs nightly-only flags; the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
 	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O normalise -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O index -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
+	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O purge_input -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
 
 # The Test::Nginx suites, against both nginx builds.

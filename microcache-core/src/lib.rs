@@ -3,18 +3,25 @@
 //! Everything that looks at request bytes lives here, in safe Rust that does not allocate on the
 //! request path: query normalisation ([`query`]), name patterns ([`glob`]), skip-cache rules
 //! ([`skip`]), cache purge targets and file names ([`purge`]) and what the content handlers
-//! answer ([`report`]). Directive arguments are checked in [`config`]. The nginx module is thin
-//! glue over this crate.
+//! answer ([`report`], [`purge_stats`]). Directive arguments are checked in [`config`]. The cache
+//! index of keys and tags ([`index`]) lives in a flat shared region; cache tags ([`tags`]), batch
+//! purge bodies ([`batch`]) and the `Cache-Status` value ([`cache_status`]) are parsed and built
+//! here too. The nginx module is thin glue over this crate.
 #![forbid(unsafe_code)]
 
+pub mod batch;
+pub mod cache_status;
 pub mod config;
 pub mod decode;
 pub mod glob;
+pub mod index;
 pub mod key;
 pub mod purge;
+pub mod purge_stats;
 pub mod query;
 pub mod report;
 pub mod skip;
+pub mod tags;
 
 pub use decode::Name;
 pub use glob::GlobSet;

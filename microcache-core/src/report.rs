@@ -141,6 +141,62 @@ pub fn purge_response(key: &[u8], purged: u64) -> String {
     out
 }
 
+/// How a purge found its entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexUse {
+    /// Through the cache index, in time proportional to the matches.
+    Used,
+    /// By walking the cache directory (no index, or it is rebuilding or overflowed).
+    Walk,
+}
+
+impl IndexUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexUse::Used => "used",
+            IndexUse::Walk => "walk",
+        }
+    }
+}
+
+/// One target of a purge response and the entries it purged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetResult<'a> {
+    /// As the request wrote it: a batch line, `tag:NAME` for a tag header, the key of a URL.
+    pub target: &'a [u8],
+    pub purged: u64,
+}
+
+/// The body of a purge response:
+/// `{"key":"…","mode":"hard","purged":N,"targets":[{"target":"…","purged":n}],"index":"used","elapsed_us":T}`.
+/// `key` (the full key of a single-URL purge, as [`purge_response`] writes it) is left out
+/// for tag and batch purges. `purged` is the sum over the targets.
+pub fn purge_summary(
+    key: Option<&[u8]>,
+    mode: crate::batch::PurgeMode,
+    targets: &[TargetResult<'_>],
+    index: IndexUse,
+    elapsed_us: u64,
+) -> String {
+    let text: usize = targets.iter().map(|t| t.target.len() + 32).sum();
+    let mut out = String::with_capacity(text + key.map_or(0, <[u8]>::len) + 96);
+    out.push('{');
+    if let Some(key) = key {
+        out.push_str("\"key\":\"");
+        json_escape_into(&mut out, key);
+        out.push_str("\",");
+    }
+    let purged: u64 = targets.iter().map(|t| t.purged).sum();
+    let _ = write!(out, "\"mode\":\"{}\",\"purged\":{purged},\"targets\":[", mode.as_str());
+    for (i, t) in targets.iter().enumerate() {
+        out.push_str(if i > 0 { ",{\"target\":\"" } else { "{\"target\":\"" });
+        json_escape_into(&mut out, t.target);
+        let _ = write!(out, "\",\"purged\":{}}}", t.purged);
+    }
+    let _ = writeln!(out, "],\"index\":\"{}\",\"elapsed_us\":{elapsed_us}}}", index.as_str());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +207,31 @@ mod tests {
         assert_eq!(
             body,
             "{\"key\":\"a\\\"b\\\\c\\nd\\u0000e\\u007f\\u00ff/\u{e9}\",\"purged\":1}\n"
+        );
+    }
+
+    #[test]
+    fn summarises_purges() {
+        use crate::batch::PurgeMode;
+        let url = [TargetResult { target: b"httpGETlocalhost/a/", purged: 3 }];
+        assert_eq!(
+            purge_summary(Some(b"httpGETlocalhost/a/"), PurgeMode::Hard, &url, IndexUse::Used, 42),
+            "{\"key\":\"httpGETlocalhost/a/\",\"mode\":\"hard\",\"purged\":3,\"targets\":\
+             [{\"target\":\"httpGETlocalhost/a/\",\"purged\":3}],\"index\":\"used\",\"elapsed_us\":42}\n"
+        );
+        let batch = [
+            TargetResult { target: b"tag:post-\"12\"", purged: 2 },
+            TargetResult { target: b"/caf\xc3\xa9?\xff", purged: 0 },
+        ];
+        assert_eq!(
+            purge_summary(None, PurgeMode::Soft, &batch, IndexUse::Walk, 7),
+            "{\"mode\":\"soft\",\"purged\":2,\"targets\":[{\"target\":\"tag:post-\\\"12\\\"\",\
+             \"purged\":2},{\"target\":\"/caf\u{e9}?\\u00ff\",\"purged\":0}],\"index\":\"walk\",\
+             \"elapsed_us\":7}\n"
+        );
+        assert_eq!(
+            purge_summary(None, PurgeMode::Hard, &[], IndexUse::Used, 0),
+            "{\"mode\":\"hard\",\"purged\":0,\"targets\":[],\"index\":\"used\",\"elapsed_us\":0}\n"
         );
     }
 
