@@ -10,6 +10,7 @@
 pub mod config;
 pub mod decode;
 pub mod glob;
+pub mod hydrate;
 pub mod key;
 pub mod purge;
 pub mod query;
