@@ -13,7 +13,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lol_html::{HtmlRewriter, Settings};
-use microcache_core::hydrate::{Rewriter, Rules, State, DEFAULT_MAX_SIZE};
+use std::rc::Rc;
+
+use microcache_core::hydrate::{PlanUse, Rewriter, Rules, State, DEFAULT_MAX_SIZE};
 
 struct Counting;
 
@@ -117,16 +119,53 @@ fn main() {
     script_only.set_script(b"__MICROCACHE_STATE__").unwrap();
     let mut one_text = Rules::default();
     one_text.add_text(b"a.cart-contents .count", b"cart.count_text").unwrap();
+    let variant = |count: &[u8], amount: &[u8], link: &[u8]| {
+        let mut rules = Rules::default();
+        rules.set_script(b"__MICROCACHE_STATE__").unwrap();
+        rules.add_text(count, b"cart.count_text").unwrap();
+        rules.add_text(amount, b"cart.total").unwrap();
+        rules.add_attr(link, b"data-count", b"{cart.count}").unwrap();
+        rules
+    };
+    // The same page with ids on the mini-cart's elements, for the id selectors.
+    let page_with_ids = String::from_utf8(page.to_vec())
+        .unwrap()
+        .replacen("<a class=\"cart-contents\"", "<a id=\"cart\" class=\"cart-contents\"", 1)
+        .replacen("<span class=\"count\"", "<span id=\"cart-count\" class=\"count\"", 1)
+        .replacen(
+            "<span class=\"woocommerce-Price-amount amount\"><bdi>0,00",
+            "<span id=\"cart-amount\" class=\"woocommerce-Price-amount amount\"><bdi>0,00",
+            1,
+        );
+    let by_id = variant(b"#cart-count", b"#cart-amount", b"#cart");
+    let tag_qualified =
+        variant(b"a.cart-contents span.count", b"a.cart-contents span.amount", b"a.cart-contents");
+    let by_class = variant(b".count", b".amount", b".cart-contents");
+    let nothing_renders = {
+        let mut rules = Rules::default();
+        rules.add_text(b"a.cart-contents .count", b"missing").unwrap();
+        rules
+    };
     let out = std::cell::RefCell::new(Vec::with_capacity(page.len() * 2));
-    let hydrate = |rules: &Rules, charset: Option<&[u8]>, chunk: usize| {
+    let run_page = |page: &[u8], rules: &Rules, charset: Option<&[u8]>, chunk: usize, plan| {
         let out = &mut *out.borrow_mut();
         out.clear();
-        let mut rewriter = Rewriter::new(rules, &state, charset).unwrap();
+        let mut rewriter = Rewriter::new(rules, &state, charset, plan).unwrap();
         for piece in black_box(page).chunks(chunk) {
             rewriter.write(piece, |b| out.extend_from_slice(b));
         }
         rewriter.end(|b| out.extend_from_slice(b));
+        rewriter
     };
+    let hydrate_page = |page: &[u8], rules: &Rules, charset: Option<&[u8]>, chunk: usize| {
+        run_page(page, rules, charset, chunk, PlanUse::Off);
+    };
+    let hydrate = |rules: &Rules, charset: Option<&[u8]>, chunk: usize| {
+        hydrate_page(page, rules, charset, chunk)
+    };
+    let plan = Rc::new(
+        run_page(page, &rules, utf8, page.len(), PlanUse::Record).take_plan().expect("a plan"),
+    );
     let n = page.len();
     run(&mut [
         case("copy the page (the plain HIT's body work)", n, || {
@@ -135,9 +174,26 @@ fn main() {
             out.extend_from_slice(black_box(page));
         }),
         case("hydrate, one write, charset from Content-Type", n, || hydrate(&rules, utf8, n)),
+        case("replay the plan (page seen before), one write", n, || {
+            run_page(page, &rules, utf8, n, PlanUse::Replay(plan.clone()));
+        }),
+        case("replay the plan, 4 KB chunks", n, || {
+            run_page(page, &rules, utf8, 4096, PlanUse::Replay(plan.clone()));
+        }),
+        case("record a plan (first response of a page), one write", n, || {
+            run_page(page, &rules, utf8, n, PlanUse::Record);
+        }),
         case("hydrate, one write, charset from <meta>", n, || hydrate(&rules, None, n)),
         case("hydrate, 4 KB chunks", n, || hydrate(&rules, utf8, 4096)),
         case("hydrate, 1 KB chunks", n, || hydrate(&rules, utf8, 1024)),
+        case("same, tag-qualified (a.cart-contents span.count)", n, || {
+            hydrate(&tag_qualified, utf8, n)
+        }),
+        case("same, selectors by class alone (.count)", n, || hydrate(&by_class, utf8, n)),
+        case("same, selectors by id alone (#id, three elements)", n, || {
+            hydrate_page(page_with_ids.as_bytes(), &by_id, utf8, n)
+        }),
+        case("no field renders (the page is copied)", n, || hydrate(&nothing_renders, utf8, n)),
         case("script rule only, one write", n, || hydrate(&script_only, utf8, n)),
         case("one descendant-selector text rule only, one write", n, || {
             hydrate(&one_text, utf8, n)
@@ -151,7 +207,7 @@ fn main() {
             html.end().unwrap();
         }),
         case("Rewriter::new alone (per-response set-up)", 0, || {
-            black_box(Rewriter::new(&rules, &state, utf8).unwrap());
+            black_box(Rewriter::new(&rules, &state, utf8, PlanUse::Off).unwrap());
         }),
         case("State::parse of the mini-cart state", state_json.len(), || {
             black_box(State::parse(black_box(state_json), DEFAULT_MAX_SIZE).unwrap());

@@ -1,10 +1,14 @@
 //! The streaming rewriter against pages, hostile states and arbitrary chunking.
 
+mod markup;
 mod page;
 
-use lol_html::html_content::Element;
-use lol_html::{element, HtmlRewriter, Settings};
-use microcache_core::hydrate::{Rewriter, Rules, State, Summary, UnsupportedCharset};
+use std::rc::Rc;
+
+use markup::element_names;
+use microcache_core::hydrate::{
+    Plan, PlanUse, Rewriter, Rules, State, Summary, UnsupportedCharset,
+};
 use proptest::prelude::*;
 
 fn state(json: &str) -> State {
@@ -25,15 +29,16 @@ fn rules(script: Option<&str>, texts: &[(&str, &str)], attrs: &[(&str, &str, &st
     rules
 }
 
-/// The page fed in chunks of the given sizes (cycled), and what came out.
-fn rewrite_chunked(
+/// The page fed in chunks of the given sizes (cycled), what came out, and the plan recorded.
+fn rewrite_with_plan(
     rules: &Rules,
     state: &State,
     charset: Option<&[u8]>,
     page: &[u8],
     sizes: &[usize],
-) -> (Vec<u8>, Summary) {
-    let mut rewriter = Rewriter::new(rules, state, charset).unwrap();
+    plan: PlanUse,
+) -> (Vec<u8>, Summary, Option<Plan>) {
+    let mut rewriter = Rewriter::new(rules, state, charset, plan).unwrap();
     let mut out = Vec::new();
     let mut rest = page;
     for &size in sizes.iter().cycle() {
@@ -45,28 +50,23 @@ fn rewrite_chunked(
         rest = tail;
     }
     let summary = rewriter.end(|b| out.extend_from_slice(b));
+    (out, summary, rewriter.take_plan())
+}
+
+fn rewrite_chunked(
+    rules: &Rules,
+    state: &State,
+    charset: Option<&[u8]>,
+    page: &[u8],
+    sizes: &[usize],
+) -> (Vec<u8>, Summary) {
+    let (out, summary, _) = rewrite_with_plan(rules, state, charset, page, sizes, PlanUse::Off);
     (out, summary)
 }
 
 fn rewrite(rules: &Rules, state: &State, page: &str) -> (String, Summary) {
     let (out, summary) = rewrite_chunked(rules, state, None, page.as_bytes(), &[usize::MAX]);
     (String::from_utf8(out).unwrap(), summary)
-}
-
-/// Start tag names in document order, as an HTML parser sees them.
-fn element_names(html: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    let settings = Settings::new().with_strict(false).append_element_content_handler(element!(
-        "*",
-        |el: &mut Element<'_, '_>| {
-            names.push(el.tag_name());
-            Ok(())
-        }
-    ));
-    let mut parser = HtmlRewriter::new(settings, |_: &[u8]| {});
-    parser.write(html).unwrap();
-    parser.end().unwrap();
-    names
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn charsets_other_than_utf8() {
     assert!(out.ends_with(b"<p>\xe9\x80&#1078;</p>"), "{}", String::from_utf8_lossy(&out));
     for label in [&b"utf-16le"[..], b"iso-2022-jp", b"no-such-charset"] {
         assert_eq!(
-            Rewriter::new(&rules, &state, Some(label)).err(),
+            Rewriter::new(&rules, &state, Some(label), PlanUse::Off).err(),
             Some(UnsupportedCharset(label.to_vec()))
         );
     }
@@ -209,7 +209,8 @@ fn a_tag_larger_than_the_memory_limit_ends_the_rewrite_but_not_the_page() {
 
 #[test]
 fn after_the_end_chunks_pass_through() {
-    let mut rewriter = Rewriter::new(&rules(Some("S"), &[], &[]), &state("1"), None).unwrap();
+    let rules = rules(Some("S"), &[], &[]);
+    let mut rewriter = Rewriter::new(&rules, &state("1"), None, PlanUse::Off).unwrap();
     let mut out = Vec::new();
     rewriter.write(b"<head>", |b| out.extend_from_slice(b));
     rewriter.end(|b| out.extend_from_slice(b));
@@ -263,9 +264,62 @@ proptest! {
         page in prop_oneof![html(), proptest::collection::vec(any::<u8>(), 0..2000)],
         sizes in proptest::collection::vec(1usize..64, 1..8),
     ) {
-        let rules = rules(None, &[("#never", "v")], &[("never", "title", "{v}")]);
-        let (out, summary) = rewrite_chunked(&rules, &state(r#"{"v":"x"}"#), None, &page, &sizes);
-        prop_assert_eq!(out, page);
-        prop_assert_eq!(summary, Summary::default());
+        // Selectors that match nothing, and (not parsed at all) fields that do not render.
+        let never = rules(None, &[("#never", "v")], &[("never", "title", "{v}")]);
+        let missing = rules(None, &[("p", "missing")], &[("a", "title", "{missing}")]);
+        for rules in [never, missing] {
+            let (out, summary) = rewrite_chunked(&rules, &state(r#"{"v":"x"}"#), None, &page, &sizes);
+            prop_assert_eq!(&out, &page);
+            prop_assert_eq!(summary, Summary::default());
+        }
     }
+
+    #[test]
+    fn a_replayed_plan_gives_what_parsing_gives(
+        page in html(),
+        change in proptest::option::of((any::<proptest::sample::Index>(), proptest::collection::vec(any::<u8>(), 0..3), 0usize..3)),
+        sizes in proptest::collection::vec(1usize..40, 1..8),
+        values in ("[a-z<>&\"'\u{e9}]{0,8}", "[a-z<>&\"'\u{e9}]{0,8}"),
+    ) {
+        let rules = rules(Some("S"), &[("#n", "v")], &[("a.cart", "data-v", "/{v}")]);
+        let utf8 = Some(&b"utf-8"[..]);
+        let state_of = |v: &str| state(&serde_json::json!({ "v": v }).to_string());
+        // Recorded with one state, replayed with another on the same page or a changed one.
+        let (_, _, plan) = rewrite_with_plan(&rules, &state_of(&values.0), utf8, &page, &[usize::MAX], PlanUse::Record);
+        let plan = Rc::new(plan.expect("recorded"));
+        let mut other = page.clone();
+        if let Some((at, bytes, removed)) = change {
+            let at = at.index(other.len() + 1);
+            other.splice(at..(at + removed).min(other.len()), bytes);
+        }
+        let state = state_of(&values.1);
+        let parsed = rewrite_chunked(&rules, &state, utf8, &other, &sizes);
+        let (out, summary, new_plan) = rewrite_with_plan(&rules, &state, utf8, &other, &sizes, PlanUse::Replay(plan));
+        prop_assert_eq!((out, summary), parsed);
+        prop_assert_eq!(new_plan.is_some(), other != page);
+    }
+}
+
+#[test]
+fn plans_are_recorded_only_where_they_apply() {
+    let rules = rules(Some("S"), &[("p", "v")], &[]);
+    let missing = state(r#"{"w":"x"}"#);
+    let state = state(r#"{"v":"x"}"#);
+    let page = b"<head></head><p>a</p>";
+    let record = |charset: Option<&[u8]>, page: &[u8]| {
+        rewrite_with_plan(&rules, &state, charset, page, &[5], PlanUse::Record).2
+    };
+    let plan = record(Some(b"utf-8"), page).unwrap();
+    assert!(plan.size() > 2 * page.len());
+    assert!(record(Some(b"windows-1252"), page).is_none());
+    assert!(record(None, page).is_none());
+    assert!(record(Some(b"utf-8"), b"<head></head><p>\x01</p>").is_none());
+    assert!(record(Some(b"utf-8"), &[b' '; 300 * 1024]).is_none());
+    // A plan made when the field rendered does not fit a state where it does not.
+    let plan = Rc::new(plan);
+    let (out, summary, new_plan) =
+        rewrite_with_plan(&rules, &missing, Some(b"utf-8"), page, &[7], PlanUse::Replay(plan));
+    assert_eq!(out, b"<head><script>window.S={\"w\":\"x\"};</script></head><p>a</p>");
+    assert!(summary.script_inserted);
+    assert!(new_plan.is_some());
 }

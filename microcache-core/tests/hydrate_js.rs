@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use microcache_core::hydrate::{Rewriter, Rules, State, DEFAULT_MAX_SIZE};
+use microcache_core::hydrate::{PlanUse, Rewriter, Rules, State, DEFAULT_MAX_SIZE};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -72,7 +72,7 @@ fn the_script_evaluates_to_the_state_in_node() {
         .into_iter()
         .map(|text| {
             let state = State::parse(text.as_bytes(), DEFAULT_MAX_SIZE).unwrap();
-            let mut rewriter = Rewriter::new(&rules, &state, None).unwrap();
+            let mut rewriter = Rewriter::new(&rules, &state, None, PlanUse::Off).unwrap();
             let mut page = Vec::new();
             rewriter.write(b"<head></head>", |out| page.extend_from_slice(out));
             assert!(rewriter.end(|out| page.extend_from_slice(out)).script_inserted);

@@ -6,7 +6,7 @@ mod page;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use microcache_core::hydrate::{Rewriter, MEMORY_LIMIT};
+use microcache_core::hydrate::{PlanUse, Rewriter, MEMORY_LIMIT};
 
 struct Counting;
 
@@ -51,7 +51,7 @@ fn peak_heap(page: &[u8]) -> (usize, usize) {
     let (rules, state) = (page::mini_cart_rules(), page::mini_cart_state());
     let start = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(start));
-    let mut rewriter = Rewriter::new(&rules, &state, None).unwrap();
+    let mut rewriter = Rewriter::new(&rules, &state, None, PlanUse::Off).unwrap();
     let mut emitted = 0;
     for chunk in page.chunks(1024) {
         rewriter.write(chunk, |out| emitted += out.len());

@@ -8,11 +8,19 @@
 //!    to clone (selectors are shared).
 //! 2. State: [`State::parse`] on the subrequest's body with `microcache_hydrate_max_size`; a
 //!    [`StateError`] gives the `REASON` of `failed:REASON`.
-//! 3. Body: [`Rewriter::new`] with the rules, the state and the response's charset, kept in the
-//!    request context; [`Rewriter::write`] for each body buffer and [`Rewriter::end`] at the last,
-//!    each handing the output ready so far to a closure. Memory per response stays under
-//!    [`MEMORY_LIMIT`] plus a few kilobytes whatever the page size; chunks may split anywhere
-//!    (inside tags, attribute values, UTF-8 characters) and the output is the same.
+//! 3. Body: [`Rewriter::new`] with the rules, the state, the response's charset and a
+//!    [`PlanUse`], kept in the request context; [`Rewriter::write`] for each body buffer and
+//!    [`Rewriter::end`] at the last, each handing the output ready so far to a closure, then
+//!    [`Rewriter::take_plan`]. Memory per response stays under [`MEMORY_LIMIT`] plus a few
+//!    kilobytes whatever the page size; chunks may split anywhere (inside tags, attribute
+//!    values, UTF-8 characters) and the output is the same.
+//!
+//! Parsing a page with lol_html costs about as much CPU as the rest of a cache HIT several times
+//! over, and a cached page is the same bytes for every visitor. So the first response of a cached
+//! page can record a [`Plan`] (the rewrite with a gap for each value) that the glue keeps per
+//! cache entry and location; later responses of that entry replay it: the page is compared with
+//! the plan's copy and the output copied around the gaps, with no parsing. A page that differs
+//! is parsed after all, with the same result.
 //!
 //! What goes in: the script right before `</head>` (before `<body>` when the page omits
 //! `</head>`, nowhere when it has neither), the text of matching elements, and attributes of
@@ -32,7 +40,9 @@ mod state;
 mod template;
 
 pub use path::FieldPath;
-pub use rewriter::{Rewriter, Summary, UnsupportedCharset, MEMORY_LIMIT};
+pub use rewriter::{
+    Plan, PlanUse, Rewriter, Summary, UnsupportedCharset, MEMORY_LIMIT, PLAN_MAX_PAGE,
+};
 pub use rules::Rules;
 pub use state::{State, StateError, DEFAULT_MAX_SIZE};
 pub use template::Template;
