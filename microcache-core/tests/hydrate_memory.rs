@@ -6,7 +6,7 @@ mod page;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use microcache_core::hydrate::{PlanUse, Rewriter, MEMORY_LIMIT};
+use microcache_core::hydrate::{PlanUse, Rewriter, MEMORY_LIMIT, PLAN_MAX_PAGE};
 
 struct Counting;
 
@@ -47,11 +47,11 @@ static GLOBAL: Counting = Counting;
 
 /// The highest the live heap rose above its level at the start while rewriting `page`, and
 /// the number of bytes that came out.
-fn peak_heap(page: &[u8]) -> (usize, usize) {
+fn peak_heap(page: &[u8], plan: PlanUse) -> (usize, usize) {
     let (rules, state) = (page::mini_cart_rules(), page::mini_cart_state());
     let start = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(start));
-    let mut rewriter = Rewriter::new(&rules, &state, None, PlanUse::Off).unwrap();
+    let mut rewriter = Rewriter::new(&rules, &state, Some(b"utf-8"), plan).unwrap();
     let mut emitted = 0;
     for chunk in page.chunks(1024) {
         rewriter.write(chunk, |out| emitted += out.len());
@@ -68,8 +68,8 @@ fn memory_per_response_does_not_grow_with_the_page() {
     let small = page::shop_page(page::PRODUCTS_20_KB);
     let large = page::shop_page(page::PRODUCTS_20_KB * 250);
     assert!(large.len() > 4_000_000);
-    let (small_peak, small_out) = peak_heap(small.as_bytes());
-    let (large_peak, large_out) = peak_heap(large.as_bytes());
+    let (small_peak, small_out) = peak_heap(small.as_bytes(), PlanUse::Off);
+    let (large_peak, large_out) = peak_heap(large.as_bytes(), PlanUse::Off);
     println!(
         "peak heap: {} KB page {small_peak} B, {} KB page {large_peak} B",
         small.len() / 1000,
@@ -79,4 +79,13 @@ fn memory_per_response_does_not_grow_with_the_page() {
     // The same height, within the slack of where a chunk happens to cut a tag.
     assert!(large_peak <= small_peak + 4096, "{large_peak} vs {small_peak}");
     assert!(large_peak < MEMORY_LIMIT / 4, "{large_peak}");
+}
+
+#[test]
+fn recording_a_plan_gives_up_past_its_limit() {
+    let large = page::shop_page(page::PRODUCTS_20_KB * 250);
+    let (peak, _) = peak_heap(large.as_bytes(), PlanUse::Record);
+    println!("peak heap recording a {} KB page: {peak} B", large.len() / 1000);
+    // The page and its rewrite, each up to the limit (a vector may double past it once).
+    assert!(peak < 3 * PLAN_MAX_PAGE, "{peak}");
 }

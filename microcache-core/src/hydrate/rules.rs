@@ -95,6 +95,9 @@ impl Rules {
 
     /// `microcache_hydrate_text SELECTOR FIELD`: the text of each element matching SELECTOR
     /// becomes FIELD (see [`State::field`](crate::hydrate::State::field)), HTML-escaped.
+    ///
+    /// The element needs its end tag: lol_html keeps no document tree, so for a `<p>` or `<li>`
+    /// whose end tag the page leaves out, the content it replaces runs to the parent's end tag.
     pub fn add_text(&mut self, selector: &[u8], field: &[u8]) -> Result<(), ConfError> {
         let selector = parse_selector(selector)?;
         self.texts.push(TextRule { selector, field: FieldPath::parse(field)? });
