@@ -12,8 +12,9 @@
 //!    [`PlanUse`], kept in the request context; [`Rewriter::write`] for each body buffer and
 //!    [`Rewriter::end`] at the last, each handing the output ready so far to a closure, then
 //!    [`Rewriter::take_plan`]. Memory per response stays under [`MEMORY_LIMIT`] plus a few
-//!    kilobytes whatever the page size; chunks may split anywhere (inside tags, attribute
-//!    values, UTF-8 characters) and the output is the same.
+//!    kilobytes whatever the page size (recording a plan adds up to about twice
+//!    [`PLAN_MAX_PAGE`]); chunks may split anywhere (inside tags, attribute values, UTF-8
+//!    characters) and the output is the same.
 //!
 //! Parsing a page with lol_html costs about as much CPU as the rest of a cache HIT several times
 //! over, and a cached page is the same bytes for every visitor. So the first response of a cached
