@@ -37,14 +37,16 @@ unit:
 	$(CARGO) test --release -p microcache-core
 
 # libFuzzer on the normaliser and on hydration (the escaping of any state, the rewrite of any
-# page) for FUZZ_SECONDS each. cargo-fuzz needs nightly-only flags; the one toolchain here is
-# stable, hence RUSTC_BOOTSTRAP.
+# page, starting from fuzz/seeds) for FUZZ_SECONDS each. cargo-fuzz needs nightly-only flags;
+# the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
 	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O normalise -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
 	cd microcache-core && for target in hydrate_escape hydrate_stream; do \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+		mkdir -p fuzz/corpus/$$target && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
 # The Test::Nginx suites, against both nginx builds.
