@@ -296,7 +296,8 @@ proptest! {
         let parsed = rewrite_chunked(&rules, &state, utf8, &other, &sizes);
         let (out, summary, new_plan) = rewrite_with_plan(&rules, &state, utf8, &other, &sizes, PlanUse::Replay(plan));
         prop_assert_eq!((out, summary), parsed);
-        prop_assert_eq!(new_plan.is_some(), other != page);
+        // A changed page gets a plan of its own, unless it has a byte that marks values.
+        prop_assert_eq!(new_plan.is_some(), other != page && !other.contains(&1));
     }
 }
 

@@ -291,13 +291,11 @@ impl Recorder {
 
     /// False when the page cannot be recorded.
     fn write(&mut self, chunk: &[u8]) -> bool {
-        self.page.len() + chunk.len() <= PLAN_MAX_PAGE
-            && !chunk.contains(&MARK)
-            && self.html.write(chunk).is_ok()
-            && {
-                self.page.extend_from_slice(chunk);
-                true
-            }
+        if self.page.len() + chunk.len() > PLAN_MAX_PAGE || chunk.contains(&MARK) {
+            return false;
+        }
+        self.page.extend_from_slice(chunk);
+        self.html.write(chunk).is_ok()
     }
 
     fn end(self, values: &[Value]) -> Option<Plan> {
