@@ -44,7 +44,8 @@ unit:
 	$(CARGO) test --release -p microcache-core
 
 # libFuzzer for FUZZ_SECONDS on each target: the normaliser, the cache index against its model
-# (short inputs are many operations), and purge input (tags, stored headers, batch bodies).
+# (short inputs are many operations), purge input (tags, stored headers, batch bodies), and
+# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds).
 # cargo-fuzz needs nightly-only flags; the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
@@ -54,6 +55,11 @@ fuzz:
 		-max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
 	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O purge_input -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	cd microcache-core && for target in hydrate_escape hydrate_stream; do \
+		mkdir -p fuzz/corpus/$$target && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # The Test::Nginx suites, against both nginx builds.
 test-nginx: build

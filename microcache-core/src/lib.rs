@@ -14,6 +14,7 @@ pub mod cache_status;
 pub mod config;
 pub mod decode;
 pub mod glob;
+pub mod hydrate;
 pub mod index;
 pub mod key;
 pub mod purge;
