@@ -7,6 +7,8 @@
 
 use std::collections::HashSet;
 
+use crate::config::ConfError;
+
 pub const MAX_TAGS: usize = 1000;
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
 pub const MAX_TAG_LEN: usize = 1024;
@@ -105,13 +107,15 @@ fn is_field_name(name: &[u8]) -> bool {
 }
 
 impl TagHeaders {
-    /// The directive's arguments; the error names the first invalid one.
-    pub fn parse(names: &[&[u8]]) -> Result<TagHeaders, String> {
-        if names.is_empty() {
-            return Err("needs at least one header name".into());
-        }
+    /// The directive's arguments (nginx passes at least one); the error names the first
+    /// invalid one.
+    pub fn parse(names: &[&[u8]]) -> Result<TagHeaders, ConfError> {
         match names.iter().find(|n| !is_field_name(n)) {
-            Some(bad) => Err(format!("invalid header name \"{}\"", String::from_utf8_lossy(bad))),
+            Some(bad) => Err(ConfError {
+                kind: "value",
+                value: bad.to_vec(),
+                reason: "not a header name".to_owned(),
+            }),
             None => Ok(TagHeaders { names: names.iter().map(|n| n.to_vec()).collect() }),
         }
     }
@@ -234,10 +238,9 @@ mod tests {
         let custom = TagHeaders::parse(&[b"X-LiteSpeed-Tag"]).unwrap();
         assert_eq!(custom.names().collect::<Vec<_>>(), [&b"X-LiteSpeed-Tag"[..]]);
         assert_eq!(
-            TagHeaders::parse(&[b"Bad Name"]).unwrap_err(),
-            "invalid header name \"Bad Name\""
+            TagHeaders::parse(&[b"Bad Name"]).unwrap_err().message("microcache_tag_headers"),
+            "invalid value \"Bad Name\" in \"microcache_tag_headers\" directive, not a header name"
         );
-        assert!(TagHeaders::parse(&[]).is_err());
         assert!(TagHeaders::parse(&[b"a:"]).is_err());
     }
 
