@@ -70,7 +70,7 @@ pub fn compile_complex_value(
     };
     // SAFETY: ccv is fully initialised and points at live configuration memory.
     let rc = unsafe { ngx_http_compile_complex_value(&mut ccv) };
-    if rc != Status::NGX_OK.into() {
+    if rc != Status::NGX_OK.0 {
         return None;
     }
     // SAFETY: on success nginx filled the zeroed, pool-allocated complex value.
