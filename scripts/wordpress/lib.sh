@@ -11,7 +11,7 @@ wp_site() {
 # wp_php CODE: PHP CODE run with WordPress loaded, as www-data (the PHP-FPM pool's user, as
 # `sudo -u www-data wp eval` would), logged in as the admin. Prints what CODE prints.
 wp_php() {
-    runuser -u www-data -- php "$WP_REPO/scripts/wordpress/eval.php" "$WP_DOCROOT" "$1"
+    runuser -u www-data -- php "$WP_DIR/tools/eval.php" "$WP_DOCROOT" "$1"
 }
 
 # wp_plugin_from_git GIT_DIR SLUG: installs the plugin in the repository GIT_DIR (a mirror:

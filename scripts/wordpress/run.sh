@@ -17,7 +17,7 @@
 # scripts/wordpress/lib.sh):
 #   WP_URL      https://example.com
 #   WP_DIR      the runtime directory: db/, www/ (the document root), staging/ (nginx's
-#               configuration copy, logs/, cache/), site.json
+#               configuration copy, logs/, cache/), tools/ (the PHP scripts), site.json
 #   WP_DOCROOT  WordPress's document root, a copy of /usr/share/wordpress with its own wp-config.php
 #   WP_CACHE    nginx's cache directory (fastcgi_cache_path)
 #   WP_LOGS     the logs: nginx's error.log and access.log, php-fpm.log, mariadb.log
@@ -172,8 +172,12 @@ mkdir -p "$www/wp-content/uploads" "$www/wp-content/mu-plugins"
 chown -R www-data:www-data "$www/wp-content"
 chmod -R a+rX "$www"
 
+# The PHP tools run as www-data, which may not reach the checkout (a clone in /root).
+rm -rf "$dir/tools"
+mkdir -p "$dir/tools"
+install -m 0644 "$repo/scripts/wordpress/setup.php" "$repo/scripts/wordpress/eval.php" "$dir/tools/"
 admin_password=$(openssl rand -hex 12)
-runuser -u www-data -- php "$repo/scripts/wordpress/setup.php" "$www" "$admin_password" >"$dir/site.json" \
+runuser -u www-data -- php "$dir/tools/setup.php" "$www" "$admin_password" >"$dir/site.json" \
     2>"$logs/setup.log" || die "WordPress set-up failed: $(tail -n 5 "$logs/setup.log")"
 say "WordPress $(sed -n "s/^\$wp_version = '\(.*\)';/\1/p" "$www/wp-includes/version.php") installed ($((SECONDS - t0))s)"
 
