@@ -25,6 +25,8 @@
 #   STAGING_MODULE (target/debian/release/libngx_http_microcache_module.so)
 #   STAGING_PHP_FPM (php-fpm8.2)  STAGING_PHP_CHILDREN (4: pm.max_children of the static pool)
 #   STAGING_NGINX_CONF_SRC (/etc/nginx)   where mime.types and fastcgi_params come from
+#   STAGING_WWW                a document root to serve as it is (scripts/wordpress/ serves a
+#                              WordPress this way); default: a fresh copy of staging/www
 #   STAGING_DETACH=1           start, wait until it answers, and return
 #   STAGING_TIMEOUT (20)       seconds to wait for startup / shutdown
 set -euo pipefail
@@ -57,6 +59,7 @@ php_fpm=${STAGING_PHP_FPM:-php-fpm8.2}
 php_children=${STAGING_PHP_CHILDREN:-4}
 nginx_conf_src=${STAGING_NGINX_CONF_SRC:-/etc/nginx}
 timeout=${STAGING_TIMEOUT:-20}
+www=${STAGING_WWW:-$dir/www}
 
 nginx_pid="$dir/run/nginx.pid"
 fpm_pid="$dir/run/php-fpm.pid"
@@ -100,11 +103,18 @@ prepare() {
     why=$(reachable_dir "$dir" 2>&1) \
         || die "$why. Choose a STAGING_DIR that $WORKER_USER can enter, or leave it unset: staging then picks one."
 
+    if [ -n "${STAGING_WWW:-}" ]; then
+        why=$(reachable_dir "$www" 2>&1) || die "STAGING_WWW: $why"
+    fi
+
     # A fresh, empty cache each time, like the tmpfs after a reboot.
-    rm -rf "$dir/www" "$dir/conf" "$dir/cache"
+    rm -rf "$dir/conf" "$dir/cache"
     mkdir -p "$dir"/{conf,logs,run,cache,tls,nginx}
-    cp -a "$repo/staging/www" "$dir/www"
-    chmod -R a+rX "$dir/www"
+    if [ -z "${STAGING_WWW:-}" ]; then
+        rm -rf "$dir/www"
+        cp -a "$repo/staging/www" "$dir/www"
+        chmod -R a+rX "$dir/www"
+    fi
 
     # --- nginx configuration: the shipped files, deployment values swapped ---
     MC_LISTEN=$listen MC_HTTP_PORT=$http_port MC_HTTPS_PORT=$https_port \
@@ -116,7 +126,7 @@ prepare() {
 /dev/shm/nginx-cache $dir/cache
 /etc/letsencrypt/live/example.com/fullchain.pem $dir/tls/fullchain.pem
 /etc/letsencrypt/live/example.com/privkey.pem $dir/tls/privkey.pem
-/var/www/example.com $dir/www
+/var/www/example.com $www
 /run/php/php8.2-fpm.sock $dir/run/php-fpm.sock" \
         "$repo/staging/render-conf.sh" "$repo/conf" "$dir/conf"
 

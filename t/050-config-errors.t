@@ -138,7 +138,7 @@ zone "perip" in "microcache_purge" directive is not a fastcgi_cache_path or prox
 
 
 
-=== TEST 14: the keyless purge needs a prefix location
+=== TEST 14: the keyless purge needs a prefix or exact location
 --- http_config
     fastcgi_cache_path mc_cache keys_zone=mc:1m;
 --- config
@@ -147,7 +147,7 @@ zone "perip" in "microcache_purge" directive is not a fastcgi_cache_path or prox
     }
 --- must_die
 --- error_log
-"microcache_purge" without a key needs a prefix location such as "location /purge/"
+"microcache_purge" without a key needs a prefix or exact location such as "location /purge/"
 
 
 

@@ -299,3 +299,28 @@ GET /p/site/a/?p=1
 qr/microcache: purge "httpGETlocalhost\/site\/a\/\?p=1"/
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: the keyless form in an exact location: /purge alone purges the home page
+Nginx Helper requests /purge, without a slash, for the home page.
+--- config
+    location = / {
+        try_files /nonexistent /echo.php?$args;
+    }
+    location = /purge {
+        microcache_purge mc;
+    }
+--- request eval
+["GET /", "GET /", "GET /purge", "GET /", "GET /purge?x=1"]
+--- error_code eval
+[200, 200, 200, 200, 404]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS", ""]
+--- response_body_like eval
+[qr/REQUEST_URI=\/\n/, qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/","purged":1\}\n\z/,
+ qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/\?x=1","purged":0\}\n\z/]
+--- no_error_log
+[error]
