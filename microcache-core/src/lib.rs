@@ -1,8 +1,8 @@
 //! The request logic of `ngx_http_microcache_module`, free of nginx.
 //!
 //! Everything that looks at request bytes lives here, in safe Rust that does not allocate on the
-//! request path: query normalisation ([`query`]), name patterns ([`glob`]), skip-cache rules
-//! ([`skip`]), cache purge targets and file names ([`purge`]) and what the content handlers
+//! request path: query normalisation ([`query`]), name patterns ([`glob`]), how PHP reads names
+//! ([`php`]), skip-cache rules ([`skip`]), cache purge targets and file names ([`purge`]) and what the content handlers
 //! answer ([`report`]). Directive arguments are checked in [`config`]. The nginx module is thin
 //! glue over this crate.
 #![forbid(unsafe_code)]
@@ -11,6 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod glob;
 pub mod key;
+pub mod php;
 pub mod purge;
 pub mod query;
 pub mod report;
