@@ -252,3 +252,14 @@ X-Skip: [1 cookie]
 --- raw_request eval
 "GET /s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: wordpress_logged_in\0=1\r\n\r\n"
 --- error_code: 400
+
+
+
+=== TEST 18: path regexes match bytes as nginx's PCRE does: ASCII \d \w \s \b, any byte for [^/]
+--- config
+    microcache_bypass_uri ~^/s/p/\d+/$ ~*/s/\w+\.XML$ ~\bfeed\b ~^/s/a\sb ~^/s/x/[^/]+/y$;
+--- request eval
+["GET /s/p/123/", "GET /s/sitemap_1.xml", "GET /s/blog/feed/", "GET /s/a%0Bb", "GET /s/x/%FF/y",
+ "GET /s/p/%D9%A3/", "GET /s/feeds", "GET /s/p/x/"]
+--- response_body eval
+["1 uri\n", "1 uri\n", "1 uri\n", "1 uri\n", "1 uri\n", "0 \n", "0 \n", "0 \n"]
