@@ -10,8 +10,9 @@ DEBIAN_SO      := $(CURDIR)/target/debian/release/$(MODULE_SO)
 DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
+PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-load test-docker test run bench
 
 deps:
 	scripts/install-deps.sh
@@ -35,6 +36,11 @@ lint:
 
 unit:
 	$(CARGO) test --release -p microcache-core
+
+# The crate's model of how PHP names $_GET and $_COOKIE entries, against the real PHP (CLI and
+# PHP-FPM) on random queries and cookies for PHP_NAMES_SECONDS.
+test-php-names:
+	$(CARGO) run --release -p microcache-core --example php_names -- --seconds $(PHP_NAMES_SECONDS)
 
 # libFuzzer on the normaliser for FUZZ_SECONDS. cargo-fuzz needs nightly-only flags; the one
 # toolchain here is stable, hence RUSTC_BOOTSTRAP.
@@ -67,7 +73,7 @@ test-load: debian
 	bench/stampede.sh
 	bench/purge-under-load.sh
 
-test: deps lint unit fuzz test-nginx test-reload test-shipped test-load test-docker
+test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-load test-docker
 
 run:
 	scripts/install-deps.sh build staging
