@@ -47,6 +47,11 @@ impl Span {
     pub fn name(self, raw: &[u8]) -> Name<'_> {
         Name::with_view(&raw[self.start..self.end], self.view)
     }
+
+    /// PHP's form is the whole name, percent-decoded: the same bytes as the decoded form.
+    pub fn is_decoded_form(self, raw: &[u8]) -> bool {
+        self.start == 0 && self.end == raw.len() && matches!(self.view, View::Plain | View::Percent)
+    }
 }
 
 /// The names in a `Cookie` header value, as PHP splits it: on `;` only (a `,` is part of a
@@ -54,7 +59,7 @@ impl Span {
 /// `=` is a name too: PHP sets it to the empty string.
 pub fn cookie_names(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     header.split(|&c| c == b';').filter(|part| !part.is_empty()).map(|part| {
-        let end = memchr::memchr(b'=', part).unwrap_or(part.len());
+        let end = part.iter().position(|&c| c == b'=').unwrap_or(part.len());
         &part[..end]
     })
 }
@@ -72,11 +77,13 @@ fn is_c_space(c: u8) -> bool {
 
 fn span(raw: &[u8], source: Source) -> Option<Span> {
     // Steps 1 to 4 in one pass over the decoded bytes, tracking raw offsets.
-    let mut bytes =
-        Decoded::with_view(raw, if source == Source::Query { View::Percent } else { View::Plain });
+    let unmangled = if source == Source::Query { View::Percent } else { View::Plain };
+    let mut bytes = Decoded::with_view(raw, unmangled);
     let mut start = 0;
     let mut end = raw.len();
     let mut open = None;
+    // The first byte that step 5 changes, if any.
+    let mut first_mangled = None;
     let mut leading = true;
     loop {
         let at = raw.len() - bytes.raw_left();
@@ -97,6 +104,9 @@ fn span(raw: &[u8], source: Source) -> Option<Span> {
             continue;
         }
         leading = false;
+        if first_mangled.is_none() && matches!(c, b'.' | b' ' | b'[') {
+            first_mangled = Some(at);
+        }
         match (c, open) {
             (b'[', None) => open = Some(at),
             (b']', Some(at_open)) => {
@@ -109,21 +119,17 @@ fn span(raw: &[u8], source: Source) -> Option<Span> {
     if open == Some(start) || start >= end {
         return None;
     }
-    let kept = &raw[start..end];
-    let view = match source {
-        Source::Query if kept.iter().any(|&c| matches!(c, b'%' | b'+' | b'.' | b' ' | b'[')) => {
-            View::PhpQuery
-        }
-        Source::Cookie if kept.iter().any(|&c| matches!(c, b'.' | b' ' | b'[')) => View::PhpCookie,
+    // The cheapest view that reads the kept bytes as PHP does.
+    let view = match (source, first_mangled.is_some_and(|at| at < end)) {
+        (Source::Query, true) => View::PhpQuery,
+        (Source::Cookie, true) => View::PhpCookie,
+        (Source::Query, false) if raw[start..end].contains(&b'%') => View::Percent,
         _ => View::Plain,
     };
     let span = Span { start, end, view };
-    let before_mangling = Decoded::with_view(
-        &raw[start..],
-        if source == Source::Query { View::Percent } else { View::Plain },
-    );
-    (view == View::Plain || !made_secure_prefix(span.name(raw).decoded(), before_mangling))
-        .then_some(span)
+    let before_mangling = Decoded::with_view(&raw[start..], unmangled);
+    let mangled = matches!(view, View::PhpQuery | View::PhpCookie);
+    (!mangled || !made_secure_prefix(span.name(raw).decoded(), before_mangling)).then_some(span)
 }
 
 /// Whether mangling gave the name a `__Host-` or `__Secure-` prefix it did not have: PHP drops
@@ -215,8 +221,12 @@ mod tests {
     #[test]
     fn unchanged_names_stay_plain() {
         assert_eq!(query_name(b"plain").and_then(|n| n.plain()), Some(&b"plain"[..]));
+        assert_eq!(query_name(b"a%00b").and_then(|n| n.plain()), Some(&b"a"[..]));
         assert_eq!(cookie_name(b" a%2E").and_then(|n| n.plain()), Some(&b"a%2E"[..]));
         assert!(query_name(b"a%2E").unwrap().plain().is_none());
+        assert!(query_span(b"%61").unwrap().is_decoded_form(b"%61"));
+        assert!(!query_span(b"%61[]").unwrap().is_decoded_form(b"%61[]"));
+        assert!(!query_span(b"+%61").unwrap().is_decoded_form(b"+%61"));
     }
 
     #[test]
