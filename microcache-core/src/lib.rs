@@ -28,5 +28,5 @@ pub mod tags;
 
 pub use decode::Name;
 pub use glob::GlobSet;
-pub use query::{normalise, split_request_uri, ArgRules, Normalised};
+pub use query::{normalise, ArgRules, Normalised};
 pub use skip::{RequestFacts, SkipReason, SkipRules};

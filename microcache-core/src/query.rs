@@ -405,15 +405,6 @@ impl SortEntry {
     }
 }
 
-/// Splits a request URI (`/path?query`) at its first `?`. The query is `None` when there is no
-/// `?` at all.
-pub fn split_request_uri(uri: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match uri.iter().position(|&c| c == b'?') {
-        Some(q) => (&uri[..q], Some(&uri[q + 1..])),
-        None => (uri, None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,12 +574,5 @@ mod tests {
         // Allow-list: kept as PHP reads it, too.
         let r = run_with("p.x=1&p[]=2&q=3", &rules(&[], Some(&["p", "p_x"]), false), &[]);
         assert_eq!(r.args, "p.x=1&p[]=2");
-    }
-
-    #[test]
-    fn splits_request_uri() {
-        assert_eq!(split_request_uri(b"/a?b?c"), (&b"/a"[..], Some(&b"b?c"[..])));
-        assert_eq!(split_request_uri(b"/a?"), (&b"/a"[..], Some(&b""[..])));
-        assert_eq!(split_request_uri(b"/a"), (&b"/a"[..], None));
     }
 }
