@@ -22,7 +22,7 @@ use microcache_core::batch::PurgeMode;
 use microcache_core::index::{Cursor, Id, Index, Select as IndexSelect};
 use microcache_core::purge::key_hash;
 use microcache_core::report::IndexUse;
-use microcache_core::tags::{stored_header_block, stored_tags, TagHeaders, TagSet};
+use microcache_core::tags::{TagHeaders, TagSet};
 use nginx_sys::{
     ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_http_finalize_request, ngx_http_request_t,
     ngx_http_run_posted_requests, ngx_int_t, ngx_time, time_t, NGX_LOG_WARN,
@@ -327,11 +327,10 @@ impl Job {
         };
         let key = head.as_ref().and_then(|h| h.key()).unwrap_or_default();
         let mut scratch = Vec::new();
-        let mut tags = TagSet::default();
-        if let Some(head) = head.as_ref().filter(|_| needs_tags) {
-            let block = stored_header_block(head.headers(), &mut scratch);
-            stored_tags(block, &self.purge.tag_headers, &mut tags);
-        }
+        let tags = match head.as_ref().filter(|_| needs_tags) {
+            Some(head) => head.tags(&self.purge.tag_headers, &mut scratch),
+            None => TagSet::default(),
+        };
         let selects = |target: &Target| match &target.select {
             Select::All => true,
             Select::Keys(keys) => keys.iter().any(|k| k.as_slice() == key),
