@@ -33,24 +33,16 @@ name=example.com
 ctr=microcache-test-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/microcache-test-docker.XXXXXX")
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s — %s\n' "$1" "$2"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s — %s\n' "$1" "$2"; }
-check() {
-    local what=$1 saw=$2
-    shift 2
-    if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi
-}
-section() { printf '\n== %s\n' "$*"; }
+# shellcheck source=scripts/lib/checks.sh
+. scripts/lib/checks.sh
+# shellcheck source=scripts/lib/debian-image.sh
+. scripts/lib/debian-image.sh
 finish() {
     printf '\ntest-docker: %ss\n' "$((SECONDS - start_time))"
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]
     exit
 }
-
-# podman as the brief's machines need it: runc, cgroupfs (no systemd here).
-pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 
 created_ctr=0
 # shellcheck disable=SC2317  # (called by the EXIT trap)
@@ -102,34 +94,11 @@ if pm image exists "$base_image"; then
 else
     command -v debootstrap >/dev/null || { fail "base image" "debootstrap missing (scripts/install-deps.sh docker)"; finish; }
     t0=$SECONDS
-    rootfs=$work/rootfs
-    if timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
-        # As in Debian's official image: the release, its updates and security.
-        rm -f "$rootfs/etc/apt/sources.list"
-        mkdir -p "$rootfs/etc/apt/sources.list.d"
-        cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: ${mirror}
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: ${mirror%/debian}/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
-        tar -C "$rootfs" -c . | timeout 300 podman import - "$base_image" >"$work/import.log" 2>&1
-        rc=$?
-        check "base image" "debootstrap --variant=minbase bookworm + podman import: exit $rc in $((SECONDS - t0))s" test $rc = 0
-    else
-        tail -n 5 "$work/debootstrap.log"
-        fail "base image" "debootstrap failed"
-    fi
-    rm -rf "$rootfs"
-    pm image exists "$base_image" || finish
+    debian_base_image bookworm "$base_image" "$mirror" "$work"
+    rc=$?
+    [ $rc = 0 ] || tail -n 5 "$work/debootstrap-bookworm.log"
+    check "base image" "debootstrap --variant=minbase bookworm + podman import: exit $rc in $((SECONDS - t0))s" test $rc = 0
+    [ $rc = 0 ] || finish
 fi
 
 section "build"

@@ -27,17 +27,8 @@ work=$repo/target/test-shipped
 dir=$work/debian
 vdir=$work/vendored
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s — %s\n' "$1" "$2"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s — %s\n' "$1" "$2"; }
-skip() { printf 'SKIP  %s — %s\n' "$1" "$2"; }
-# check NAME OK-TEXT SAW-TEXT CONDITION...
-check() {
-    local what=$1 saw=$2
-    shift 2
-    if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi
-}
-section() { printf '\n== %s\n' "$*"; }
+# shellcheck source=scripts/lib/checks.sh
+. "$repo/scripts/lib/checks.sh"
 
 staging() { # staging DIR HTTP HTTPS NGINX SO COMMAND
     STAGING_DIR=$1 STAGING_HTTP_PORT=$2 STAGING_HTTPS_PORT=$3 STAGING_NGINX=$4 STAGING_MODULE=$5 \
