@@ -11,7 +11,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test run bench
 
 deps:
 	scripts/install-deps.sh
@@ -78,6 +78,13 @@ test-reload: build
 test-shipped: build
 	scripts/test-shipped.sh
 
+# A front and three cache nodes made of conf/cluster/ on 127.0.0.2-5, one PHP-FPM origin, on
+# both nginx builds (about 25 s each, bounded at 55): sharding, purges reaching every node once,
+# signatures, a node stopped or dropping connections.
+test-cluster: build
+	timeout 55 scripts/test-cluster.sh $(VENDORED_NGINX) $(VENDORED_SO)
+	timeout 55 scripts/test-cluster.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
+
 # A real WordPress (Debian's package, a private MariaDB) behind the shipped configuration, in
 # private namespaces (scripts/wordpress/run.sh): the cache rules as WordPress answers them.
 test-wordpress-rules: debian
@@ -100,7 +107,7 @@ test-load: debian
 	bench/stampede.sh
 	bench/purge-under-load.sh
 
-test: deps lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-load test-docker
+test: deps lint unit fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-load test-docker
 
 run:
 	scripts/install-deps.sh build staging
