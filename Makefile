@@ -11,7 +11,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test run bench bench-cluster
 
 deps:
 	scripts/install-deps.sh
@@ -32,13 +32,14 @@ debian:
 	nginx-src/prepare-debian.sh $(DEBIAN_TREE)
 	NGINX_BUILD_DIR=$(DEBIAN_TREE)/objs $(CARGO) build --release --no-default-features --target-dir target/debian
 
-# Rust, the shell scripts, and the README's benchmark figures (bench/results.md's, through
-# bench/lib/readme_table.py).
+# Rust, the shell scripts, and the README's benchmark figures (bench/results.md's and
+# bench/cluster-results.md's, through bench/lib/readme_table.py).
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 	shellcheck -x .ci/run $$(find . -path ./target -prune -o -name '*.sh' -print)
 	python3 bench/lib/readme_table.py bench/results.md README.md --check
+	python3 bench/lib/readme_table.py bench/cluster-results.md README.md --check
 
 unit:
 	$(CARGO) test --release -p microcache-core
@@ -117,3 +118,8 @@ run:
 # The benchmark (bench/README.md): about 8 minutes; writes bench/results.md.
 bench: debian
 	bench/run.sh
+
+# The cluster benchmark (README: "More than one machine"): one node, three sharded, three round
+# robin, side by side; about 2 minutes; writes bench/cluster-results.md.
+bench-cluster: debian
+	bench/cluster.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A cluster on this machine, made of the SHIPPED conf/cluster/ files (README: "More than one
-# machine"): the front on 127.0.0.2 and three cache nodes on 127.0.0.3-5, one real PHP-FPM
+# machine"): the fronts on 127.0.0.2 and three cache nodes on 127.0.0.3-5, one real PHP-FPM
 # origin behind all three. Each check prints PASS or FAIL with what it saw:
 # - with sharding, PHP renders each normalised URL once for the whole cluster; without it
 #   (the same front, round robin), once per node;
@@ -15,7 +15,7 @@
 #   scripts/test-cluster.sh NGINX MODULE_SO
 #
 # Environment: CLUSTER_PORT_BASE (19900): the front's HTTP and HTTPS ports are BASE+1 and +2,
-# the round-robin front's BASE+3 and +4 (on 127.0.0.6), the nodes' BASE+10. Runtime files:
+# the round-robin front's BASE+3 and +4, the nodes' BASE+10. Runtime files:
 # target/test-cluster, or /run/microcache/<checkout id>/test-cluster when the checkout is out
 # of www-data's reach (scripts/lib/runtime-dir.sh).
 set -uo pipefail
@@ -45,8 +45,8 @@ section "cluster: $(cluster_version)"
 cluster_add_front rr '/hash .microcache_key consistent;/d'
 rr_https=$added_https
 cluster_start || { fail "start" "$(cluster_failure)"; finish test-cluster; }
-pass "start" "front $front_addr:$front_https, round-robin front $cluster_extra_addr:$rr_https, nodes ${node_addrs[*]} (port $node_port), PHP-FPM; nginx -t clean on all"
-rr_get() { https_get "$rr_https" "$cluster_extra_addr" "$@"; }
+pass "start" "front $front_addr:$front_https, round-robin front $front_addr:$rr_https, nodes ${node_addrs[*]} (port $node_port), PHP-FPM; nginx -t clean on all"
+rr_get() { https_get "$rr_https" "$front_addr" "$@"; }
 
 # --- helpers (every request bounded by --max-time) ---
 # get_node N PATH: a GET of PATH straight from node N (1-3); prints its X-FastCGI-Cache.
@@ -71,18 +71,6 @@ purge() {
 renders_of() { awk -v p="^$1\$" '$4 ~ p { n[$4]++ } END { for (u in n) print n[u], u }' "$cluster_renders"; }
 # fanouts NODE PATH: the purges of PATH node NODE received from a peer or the front.
 fanouts() { grep -cF "\"GET $2 HTTP/1.0\"" "$cluster_dir/node$1/logs/access.log" | tr -d ' '; }
-# sign SECRET METHOD URI: a signature header as a peer makes it (README: "More than one machine").
-sign() {
-    python3 - "$@" <<'PY'
-import hashlib, hmac, struct, sys, time
-secret, method, uri = (a.encode() for a in sys.argv[1:4])
-field = lambda b: struct.pack(">Q", len(b)) + b
-t = str(int(time.time())).encode()
-msg = b"".join(map(field, [b"microcache-purge-v1", method, uri, b"example.com", t, struct.pack(">Q", 0)]))
-msg += field(hashlib.sha256(b"").digest())
-print("Microcache-Purge-Signature: t=%s,sha256=%s" % (t.decode(), hmac.new(secret, msg, hashlib.sha256).hexdigest()))
-PY
-}
 
 section "sharding: one render per normalised URL for the whole cluster"
 # 31 pages, each asked 3 times with other tracking ids and the arguments in another order, on
@@ -128,13 +116,13 @@ section "signatures"
 get_node 1 "/?p=510" >/dev/null
 get_node 2 "/?p=510" >/dev/null
 purge "http://${node_addrs[0]}:$node_port/purge/?p=510" -X PURGE -H "Host: $cluster_name" \
-    -H "$(sign "not the cluster's secret at all" PURGE "/purge/?p=510")"
+    -H "$(cluster_sign "not the cluster's secret at all" PURGE "/purge/?p=510")"
 after=$(get_node 1 "/?p=510")
 ok=false
 [ "$after" = HIT ] && [[ $answer == "403 "*"wrong purge signature"* ]] && ok=true
 check "a purge signed with another secret is refused, nothing purged" "answer: $answer; node 1 after: $after" "$ok"
 purge "http://${node_addrs[0]}:$node_port/purge/?p=510" -X PURGE -H "Host: $cluster_name" \
-    -H "$(sign "$cluster_secret" PURGE "/purge/?p=510")"
+    -H "$(cluster_sign "$cluster_secret" PURGE "/purge/?p=510")"
 cluster_flush_logs
 after="$(get_node 1 "/?p=510") $(get_node 2 "/?p=510")"
 received=$(grep -cF '/purge/?p=510 ' "$cluster_dir/node2/logs/access.log")

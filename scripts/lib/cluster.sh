@@ -3,20 +3,21 @@
 # pidfile.sh, php-fpm.sh and tls.sh): a cluster on this machine made of the SHIPPED
 # conf/cluster/ files, rendered by staging/render-conf.sh with only deployment values changed:
 #
-#   front          127.0.0.2, HTTP BASE+1, HTTPS BASE+2: conf/cluster/sites-available/front.example.com
+#   front          127.0.0.2 (CLUSTER_FRONT_ADDR), HTTP BASE+1, HTTPS BASE+2:
+#                  conf/cluster/sites-available/front.example.com
 #   node1..node3   127.0.0.3-5, HTTP BASE+10: conf/cluster/sites-available/node.example.com
 #   other fronts   cluster_add_front: the front with conf.d's upstream block edited
-#                  (round robin, a single node), on 127.0.0.6
+#                  (round robin, a single node), on 127.0.0.2 too, the next ports
 #
 # with conf/nginx.conf, conf/snippets/ and conf/cluster/conf.d/ everywhere; the nodes'
 # addresses (10.0.0.11-13:80) and network (10.0.0.0/24) become the loopback ones, and the
 # secret a fresh random one. One PHP-FPM (the shipped pool) serves the staging demo site to
 # the three nodes and logs each render to $cluster_renders ("TIME pid=PID METHOD URI HOST").
-# Every process is stopped by its pid file, never by name.
+# The site's name is CLUSTER_NAME (example.com). Every process is stopped by its pid file,
+# never by name.
 
-cluster_name=example.com
-cluster_front_addr=127.0.0.2
-cluster_extra_addr=127.0.0.6
+cluster_name=${CLUSTER_NAME:-example.com}
+front_addr=${CLUSTER_FRONT_ADDR:-127.0.0.2}
 node_addrs=(127.0.0.3 127.0.0.4 127.0.0.5)
 cluster_instances=() cluster_error="" cluster_hang_pid=""
 
@@ -25,7 +26,6 @@ cluster_instances=() cluster_error="" cluster_hang_pid=""
 cluster_setup() {
     cluster_nginx=$(realpath "$1")
     cluster_module=$(realpath "$2")
-    front_addr=$cluster_front_addr
     front_http=$(($3 + 1)) front_https=$(($3 + 2))
     node_port=$(($3 + 10))
     cluster_next_port=$(($3 + 3))
@@ -57,7 +57,8 @@ cluster_render() {
     rm -rf "$d"
     mkdir -p "$d/conf" "$d/logs" "$d/run" "$d/cache" "$d/nginx"
     MC_SITE=$MC_REPO/conf/cluster/sites-available/$2 MC_CONF_D=$MC_REPO/conf/cluster/conf.d \
-    MC_LISTEN=$3 MC_HTTP_PORT=$4 MC_HTTPS_PORT=$5 MC_USER=$WORKER_USER MC_STRICT_PATHS=1 \
+    MC_LISTEN=$3 MC_HTTP_PORT=$4 MC_HTTPS_PORT=$5 MC_SERVER_NAME=$cluster_name \
+    MC_USER=$WORKER_USER MC_STRICT_PATHS=1 \
     MC_NGINX_COMMON=/etc/nginx MC_PATHS=$paths \
         "$MC_REPO/staging/render-conf.sh" "$MC_REPO/conf" "$d/conf" || return 1
     cluster_instances+=("$1")
@@ -70,14 +71,14 @@ cluster_nginx_run() {
     "$cluster_nginx" -p "$d/nginx/" -c "$d/conf/nginx.conf" -e "$d/logs/error.log" "$@"
 }
 
-# cluster_add_front INSTANCE SED_SCRIPT: another front on 127.0.0.6 (the next two ports; the
-# HTTPS one in $added_https), its upstream block in conf.d (rendered: the nodes' loopback
-# addresses) edited by SED_SCRIPT. Before cluster_start.
+# cluster_add_front INSTANCE SED_SCRIPT: another front on the front's address (the next two
+# ports; the HTTPS one in $added_https), its upstream block in conf.d (rendered: the nodes'
+# loopback addresses) edited by SED_SCRIPT. Before cluster_start.
 cluster_add_front() {
     local http=$cluster_next_port
     added_https=$((cluster_next_port + 1))
     cluster_next_port=$((cluster_next_port + 2))
-    cluster_render "$1" front.example.com "$cluster_extra_addr" "$http" "$added_https" || return 1
+    cluster_render "$1" front.example.com "$front_addr" "$http" "$added_https" || return 1
     sed -i "$2" "$cluster_dir/$1/conf/conf.d/microcache-cluster.conf"
 }
 
@@ -188,4 +189,18 @@ front_get() { https_get "$front_https" "$front_addr" "$@"; }
 cluster_nodes_by_key() {
     sed -n 's|.*"GET /?k=\([0-9]*\) HTTP[^"]*".* node=\([^ ]*, \)*\([0-9.:]*\) node_status=.*|\1 \3|p' \
         "$cluster_dir/front/logs/access.log"
+}
+
+# cluster_sign SECRET METHOD URI: the header a peer signs a purge of URI with, no purge headers,
+# no body (README: "More than one machine").
+cluster_sign() {
+    python3 - "$@" "$cluster_name" <<'PY'
+import hashlib, hmac, struct, sys, time
+secret, method, uri, host = (a.encode() for a in sys.argv[1:5])
+field = lambda b: struct.pack(">Q", len(b)) + b
+t = str(int(time.time())).encode()
+msg = b"".join(map(field, [b"microcache-purge-v1", method, uri, host, t, struct.pack(">Q", 0)]))
+msg += field(hashlib.sha256(b"").digest())
+print("Microcache-Purge-Signature: t=%s,sha256=%s" % (t.decode(), hmac.new(secret, msg, hashlib.sha256).hexdigest()))
+PY
 }
