@@ -342,7 +342,18 @@ main::http_config(more_peers => 'server 127.0.0.1:$TEST_NGINX_SERVER_PORT;')
 
 
 
-=== TEST 14: an unknown upstream block fails nginx -t, naming the directive and the block
+=== TEST 14: a purge over HTTP/2 goes to the peer too
+--- http2
+--- request
+PURGE /purge/never/
+--- error_code: 404
+--- response_body_like: "peers":\[\{"peer":"[^"]+","status":404,"purged":0\}\]\}
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: an unknown upstream block fails nginx -t, naming the directive and the block
 --- config
     location /purge/ {
         microcache_purge node;
@@ -354,7 +365,7 @@ unknown upstream "nodes" in "microcache_purge_peers" directive
 
 
 
-=== TEST 15: peers need a secret to sign with
+=== TEST 16: peers need a secret to sign with
 --- http_config eval
 main::http_config(http_secret => 0)
 --- must_die
@@ -363,7 +374,7 @@ main::http_config(http_secret => 0)
 
 
 
-=== TEST 16: a short secret is refused, without being shown
+=== TEST 17: a short secret is refused, without being shown
 --- http_config
     microcache_purge_secret "too short";
 --- config
@@ -373,7 +384,7 @@ invalid value "(not shown)" in "microcache_purge_secret" directive, the secret i
 
 
 
-=== TEST 17: timeouts are nginx times; other parameters are refused
+=== TEST 18: timeouts are nginx times; other parameters are refused
 --- config
     location /purge/ {
         microcache_purge node;
@@ -385,7 +396,7 @@ invalid value "timeout=soon" in "microcache_purge_peers" directive, not a time s
 
 
 
-=== TEST 18: an unknown parameter
+=== TEST 19: an unknown parameter
 --- config
     location /purge/ {
         microcache_purge node;
@@ -397,7 +408,7 @@ invalid value "retries=2" in "microcache_purge_peers" directive, it must be "con
 
 
 
-=== TEST 19: a front tier reads purges as the keyless form does: a regex location cannot be one
+=== TEST 20: a front tier reads purges as the keyless form does: a regex location cannot be one
 --- config
     location ~ ^/front(/.*) {
         microcache_purge_peers peers;
@@ -408,7 +419,7 @@ invalid value "retries=2" in "microcache_purge_peers" directive, it must be "con
 
 
 
-=== TEST 20: peers in a status location
+=== TEST 21: peers in a status location
 --- config
     location /status {
         microcache_status;
@@ -420,7 +431,7 @@ invalid value "retries=2" in "microcache_purge_peers" directive, it must be "con
 
 
 
-=== TEST 21: twice in a location
+=== TEST 22: twice in a location
 --- config
     location /purge/ {
         microcache_purge node;
@@ -433,7 +444,7 @@ invalid value "retries=2" in "microcache_purge_peers" directive, it must be "con
 
 
 
-=== TEST 22: only servers with an address when nginx starts: an empty block is refused
+=== TEST 23: only servers with an address when nginx starts: an empty block is refused
 --- http_config eval
 main::http_config() . "    upstream empty { server 127.0.0.1:1 down; }\n"
 --- config

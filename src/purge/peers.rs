@@ -16,7 +16,7 @@ use core::ptr::{self, NonNull};
 
 use microcache_core::batch::PurgeMode;
 use microcache_core::peers::head::{PeerHead, PURGED_HEADER, PURGED_HEADER_LOWER};
-use microcache_core::peers::{answer, status, Local, PeerOutcome, PeerResult};
+use microcache_core::peers::{answer, purged, status, Local, PeerOutcome, PeerResult};
 use nginx_sys::{
     ngx_cmp_sockaddr, ngx_connection_local_sockaddr, ngx_http_finalize_request,
     ngx_http_post_subrequest_t, ngx_http_request_t, ngx_http_subrequest, ngx_int_t, ngx_msec_t,
@@ -182,19 +182,9 @@ impl FanOut {
             }
         }
         let status = status(local, &results);
-        let purged = match local {
-            Local::Done { purged, .. } => purged,
-            _ => 0,
-        } + results
-            .iter()
-            .map(|p| match p.outcome {
-                PeerOutcome::Purged { purged, .. } => purged,
-                _ => 0,
-            })
-            .sum::<u64>();
         let body = answer(local, self.mode, &results);
         let status = HTTPStatus::from_u16(status).unwrap_or(HTTPStatus::BAD_GATEWAY);
-        send_counted(r, status, &body, purged)
+        send_counted(r, status, &body, purged(local, &results))
     }
 }
 

@@ -13,12 +13,11 @@ use nginx_sys::{
     NGX_HTTP_UPSTREAM_INVALID_HEADER, NGX_LOG_ERR,
 };
 use ngx::core::Status;
-use ngx::http::Request;
+use ngx::http::{HttpModule, Request};
 use ngx::{ngx_log_debug_http, ngx_log_error};
 
 use super::peers::call_of;
 use crate::HttpMicrocacheModule;
-use ngx::http::HttpModule;
 
 const SCHEMA: &str = "http://";
 

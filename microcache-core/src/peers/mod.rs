@@ -54,21 +54,27 @@ pub enum Local<'a> {
     NoCache,
 }
 
+/// The entries purged anywhere: here and at every peer.
+pub fn purged(local: Local<'_>, peers: &[PeerResult<'_>]) -> u64 {
+    let here = match local {
+        Local::Done { purged, .. } => purged,
+        Local::Failed | Local::NoCache => 0,
+    };
+    here + peers.iter().map(PeerResult::purged).sum::<u64>()
+}
+
 /// The status of the answer: `500` when the local cache could not be changed; `502` when a
 /// peer did not answer as a purge location; else `200` when an entry was purged anywhere and
 /// `404` when none was.
 pub fn status(local: Local<'_>, peers: &[PeerResult<'_>]) -> u16 {
-    let local_purged = match local {
-        Local::Failed => return 500,
-        Local::Done { purged, .. } => purged,
-        Local::NoCache => 0,
-    };
-    if peers.iter().any(PeerResult::failed) {
-        return 502;
-    }
-    match local_purged + peers.iter().map(PeerResult::purged).sum::<u64>() {
-        0 => 404,
-        _ => 200,
+    if local == Local::Failed {
+        500
+    } else if peers.iter().any(PeerResult::failed) {
+        502
+    } else if purged(local, peers) > 0 {
+        200
+    } else {
+        404
     }
 }
 
@@ -146,6 +152,7 @@ mod tests {
         assert_eq!(status(Local::NoCache, &[]), 404);
         assert_eq!(status(local(3), &[purged(A, 200, 1), down]), 502);
         assert_eq!(status(Local::Failed, &[purged(A, 200, 1), down]), 500);
+        assert_eq!(super::purged(local(3), &[purged(A, 200, 1), down, itself]), 4);
     }
 
     #[test]
