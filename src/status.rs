@@ -40,7 +40,7 @@ fn format_arg(r: &mut Request) -> &[u8] {
     let name = b"format";
     // SAFETY: ngx_http_arg only reads r->args and points value into them.
     let rc = unsafe { ngx_http_arg(r.as_mut(), name.as_ptr().cast_mut(), name.len(), &mut value) };
-    if rc != Status::NGX_OK.into() || value.len == 0 {
+    if rc != ngx_int_t::from(Status::NGX_OK) || value.len == 0 {
         return &[];
     }
     // SAFETY: value points into r->args, which live as long as the request.

@@ -112,7 +112,7 @@ unsafe extern "C" fn tick(ev: *mut ngx_event_t) {
         let result = walk.error.take().map_or(Ok(walk.purged), Err);
         answer(r, &walk.target.shown, walk.started, result)
     });
-    if rc == Status::NGX_DONE.into() {
+    if rc == ngx_int_t::from(Status::NGX_DONE) {
         return;
     }
     // SAFETY: finalizing drops the reference taken in start; the connection outlives it.
