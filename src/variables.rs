@@ -17,7 +17,7 @@ struct Variable {
     value: fn(&Values) -> &[u8],
 }
 
-const VARIABLES: [Variable; 6] = [
+const VARIABLES: [Variable; 7] = [
     Variable { name: ngx_string!("microcache_key"), value: |v| v.key.as_bytes() },
     Variable { name: ngx_string!("microcache_request_uri"), value: |v| v.request_uri.as_bytes() },
     Variable { name: ngx_string!("microcache_args"), value: |v| v.args.as_bytes() },
@@ -29,6 +29,10 @@ const VARIABLES: [Variable; 6] = [
     Variable {
         name: ngx_string!("microcache_skip_reason"),
         value: |v| v.skip.map_or("", |r| r.as_str()).as_bytes(),
+    },
+    Variable {
+        name: ngx_string!("microcache_hydrate_status"),
+        value: |v| v.hydrate_status.as_bytes(),
     },
 ];
 

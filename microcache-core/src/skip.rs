@@ -16,10 +16,13 @@ pub enum SkipReason {
     Header,
     Body,
     Limit,
+    /// Not a rule: the hydration state was unavailable and `microcache_hydrate_fallback origin`
+    /// has the origin render the page for this visitor.
+    Hydrate,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Method,
         SkipReason::Uri,
         SkipReason::Cookie,
@@ -27,6 +30,7 @@ impl SkipReason {
         SkipReason::Header,
         SkipReason::Body,
         SkipReason::Limit,
+        SkipReason::Hydrate,
     ];
 
     /// The value of `$microcache_skip_reason`.
@@ -39,6 +43,7 @@ impl SkipReason {
             SkipReason::Header => "header",
             SkipReason::Body => "body",
             SkipReason::Limit => "limit",
+            SkipReason::Hydrate => "hydrate",
         }
     }
 
