@@ -7,7 +7,7 @@ use microcache_core::hydrate::{html_charset, PlanUse, Rewriter, UnsupportedChars
 use nginx_sys::{
     ngx_chain_t, ngx_conf_t, ngx_http_output_body_filter_pt, ngx_http_output_header_filter_pt,
     ngx_http_request_t, ngx_http_top_body_filter, ngx_http_top_header_filter, ngx_int_t,
-    ngx_uint_t, NGX_ERROR, NGX_HTTP_HEAD, NGX_HTTP_OK, NGX_LOG_WARN,
+    NGX_ERROR, NGX_HTTP_OK, NGX_LOG_WARN,
 };
 use ngx::http::{HttpModuleLocationConf, Request};
 use ngx::{ngx_log_debug_http, ngx_log_error};
@@ -140,8 +140,10 @@ fn prepare(request: &mut Request) {
     let Some(hydration) = hydration_of(r) else {
         return;
     };
-    let Phase::Ready(state) = &hydration.phase else {
-        return;
+    let state = match &hydration.phase {
+        Phase::Ready(state) => Some(state),
+        Phase::Head => None,
+        Phase::Fetching(_) | Phase::Failed => return,
     };
     if hydration.stream.is_some() || r.headers_out.status != NGX_HTTP_OK as usize {
         return;
@@ -158,19 +160,21 @@ fn prepare(request: &mut Request) {
     }
     let charset =
         charset.or_else(|| Some(r.headers_out.charset.as_bytes()).filter(|c| !c.is_empty()));
+    let cache_control = settings.hydrate.cache_control.as_deref();
+    let Some(state) = state else {
+        make_personal(request.as_mut(), cache_control);
+        return;
+    };
     let key = PlanKey::of(r, settings);
     let plan = key.as_ref().map_or(PlanUse::Off, plans::lookup);
     match Rewriter::new(&settings.hydrate.rules, state, charset, plan) {
         Ok(rewriter) => {
             ngx_log_debug_http!(request, "microcache: hydrating the response");
-            let cache_control = settings.hydrate.cache_control.as_deref();
             if make_personal(request.as_mut(), cache_control).is_none() {
                 hydration.phase = Phase::Failed;
                 return;
             }
-            if request.as_ref().method != NGX_HTTP_HEAD as ngx_uint_t {
-                hydration.stream = Some(Stream::new(rewriter, key));
-            }
+            hydration.stream = Some(Stream::new(rewriter, key));
         }
         Err(UnsupportedCharset(label)) => {
             ngx_log_error!(

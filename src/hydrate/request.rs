@@ -21,6 +21,8 @@ pub enum Phase {
     Fetching(Fetch),
     /// The state, ready for the response.
     Ready(State),
+    /// A `HEAD` request: no body to rewrite, so no state; the header is a hydrated one.
+    Head,
     /// The state is unavailable; the fallback applies.
     Failed,
 }

@@ -109,20 +109,21 @@ impl Stream {
                     None => return NGX_ERROR as ngx_int_t,
                 };
             }
-            if self.out.is_null() && !flush {
-                break;
+            if !self.out.is_null() || flush {
+                // SAFETY: as the caller guarantees.
+                rc = unsafe { next(r, self.out) };
+                // SAFETY: our chains, from the request pool.
+                unsafe {
+                    ngx_chain_update_chains(pool, &mut self.free, &mut self.busy, &mut self.out, tag())
+                };
+                flush = false;
+                if rc == NGX_ERROR as ngx_int_t {
+                    return rc;
+                }
             }
-            // SAFETY: as the caller guarantees.
-            rc = unsafe { next(r, self.out) };
-            // SAFETY: our chains, from the request pool.
-            unsafe {
-                ngx_chain_update_chains(pool, &mut self.free, &mut self.busy, &mut self.out, tag())
-            };
-            flush = false;
-            if rc == NGX_ERROR as ngx_int_t {
-                return rc;
-            }
-            if self.done || self.input.is_null() {
+            // Input is held back only while output waits for the client, whose next write
+            // event calls this filter again.
+            if self.done || self.input.is_null() || busy_bytes(self.busy) >= BUSY_LIMIT {
                 break;
             }
         }
@@ -216,8 +217,8 @@ impl Output<'_> {
         }
     }
 
-    /// A buffer without memory added at the end of the out chain. Once passed on, it joins the
-    /// free buffers, and `append` gives it memory when it is next taken.
+    /// A buffer without memory added at the end of the out chain. It has no tag: a filter
+    /// below may hold it after its size says it is done, so it is never reused.
     fn special(&mut self) -> Option<&mut ngx_buf_t> {
         // SAFETY: the request pool is valid.
         let (link, b) = unsafe {
@@ -226,7 +227,6 @@ impl Output<'_> {
         };
         // SAFETY: checked for null; fresh pool memory.
         let (link, b) = unsafe { (link.as_mut()?, b.as_mut()?) };
-        b.tag = tag();
         link.buf = b;
         link.next = ptr::null_mut();
         *self.out = link;

@@ -17,7 +17,8 @@ use nginx_sys::{
     ngx_array_push, ngx_buf_t, ngx_chain_t, ngx_conf_t, ngx_http_handler_pt,
     ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE, ngx_http_post_subrequest_t, ngx_http_request_body_t,
     ngx_http_request_t, ngx_http_subrequest, ngx_int_t, ngx_palloc, ngx_pcalloc, ngx_str_t,
-    ngx_uint_t, NGX_ERROR, NGX_HTTP_LOG_UNSAFE, NGX_HTTP_SUBREQUEST_WAITED, NGX_LOG_WARN,
+    ngx_uint_t, NGX_ERROR, NGX_HTTP_HEAD, NGX_HTTP_LOG_UNSAFE, NGX_HTTP_SUBREQUEST_WAITED,
+    NGX_LOG_WARN,
 };
 use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule, Request};
@@ -70,7 +71,7 @@ unsafe extern "C" fn precontent_handler(r: *mut ngx_http_request_t) -> ngx_int_t
             return match &hydration.phase {
                 Phase::Fetching(fetch) if !fetch.done => Status::NGX_AGAIN.into(),
                 Phase::Fetching(_) => decide(r, state, settings),
-                Phase::Ready(_) | Phase::Failed => Status::NGX_DECLINED.into(),
+                Phase::Ready(_) | Phase::Head | Phase::Failed => Status::NGX_DECLINED.into(),
             };
         }
         if state.values.is_some_and(|v| v.skip.is_some()) {
@@ -84,6 +85,16 @@ unsafe extern "C" fn precontent_handler(r: *mut ngx_http_request_t) -> ngx_int_t
             return Status::NGX_DECLINED.into();
         }
         let uri = ngx_str_t { len: uri.len(), data: uri.as_ptr().cast_mut() };
+        if r.as_ref().method == NGX_HTTP_HEAD as ngx_uint_t {
+            // PHP answers a subrequest of a HEAD request without a body ($request_method is
+            // the main request's), and the header does not depend on the state.
+            let phase = Phase::Head;
+            state.hydration = Some(Box::new(Hydration { uri, phase, stream: None }));
+            if let Some(values) = &mut state.values {
+                values.hydrate_status = OK;
+            }
+            return Status::NGX_DECLINED.into();
+        }
         start(r, state, settings, uri)
     })
 }
@@ -239,12 +250,13 @@ fn decide(r: &mut Request, state: &mut RequestState, settings: &Settings) -> ngx
     let Some(hydration) = state.hydration.as_deref_mut() else {
         return Status::NGX_DECLINED.into();
     };
-    let Phase::Fetching(fetch) = &hydration.phase else {
+    let Phase::Fetching(fetch) = &mut hydration.phase else {
         return Status::NGX_DECLINED.into();
     };
     // SAFETY: the subrequest lives in the main request's pool.
-    let status = unsafe { (*fetch.subrequest).headers_out.status };
-    match fetch.outcome(status) {
+    let sr = unsafe { &*fetch.subrequest };
+    fetch.broken |= upstream_failed(sr);
+    match fetch.outcome(sr.headers_out.status) {
         Ok(parsed) => {
             hydration.phase = Phase::Ready(parsed);
             if let Some(values) = &mut state.values {
@@ -255,6 +267,14 @@ fn decide(r: &mut Request, state: &mut RequestState, settings: &Settings) -> ngx
         }
         Err(failure) => fail(r, hydration, state.values.as_mut(), settings, failure),
     }
+}
+
+/// Whether the subrequest's upstream failed after the header. nginx then ends the response as
+/// if it were complete (for a client, it closes the connection).
+fn upstream_failed(sr: &ngx_http_request_t) -> bool {
+    // SAFETY: the upstream and its pipe live in the request pool.
+    let pipe = unsafe { sr.upstream.as_ref().and_then(|u| u.pipe.as_ref()) };
+    sr.cached() == 0 && pipe.is_some_and(|p| p.upstream_error() != 0)
 }
 
 /// The state is unavailable: says why (the variable, one `warn` line) and applies the fallback.

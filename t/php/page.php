@@ -13,6 +13,7 @@
 //   cc=V             Cache-Control: V
 //   gzip=1           the page gzip-compressed, with Content-Encoding: gzip
 //   mark=S           S in the page's <title>, to tell cache entries apart
+//   bigattr=N        a <div> with an attribute of N bytes right after <body>
 // FastCGI param ORIGIN_LOG: a file that gets one line ("page URI") per execution.
 
 $log = $_SERVER['ORIGIN_LOG'] ?? '';
@@ -37,6 +38,7 @@ if ($status === 304) {
 }
 if ($status === 206) {
     header('Content-Range: bytes 0-9/100');
+    header('Content-Length: 10');
     echo '<html><he>';
     return;
 }
@@ -44,7 +46,8 @@ if ($status === 206) {
 $count = isset($_COOKIE['cart']) ? (int) $_COOKIE['cart'] : 0;
 $mark = htmlspecialchars((string) ($_GET['mark'] ?? ''), ENT_QUOTES);
 $page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Boutique é $mark</title></head>\n"
-    . "<body><header><a class=\"cart\" href=\"/cart/\" data-count=\"$count\">Panier — "
+    . "<body>" . (isset($_GET['bigattr']) ? '<div data-x="' . str_repeat('x', (int) $_GET['bigattr']) . '"></div>' : '')
+    . "<header><a class=\"cart\" href=\"/cart/\" data-count=\"$count\">Panier — "
     . "<span class=\"count\">$count</span> article(s)</a></header>\n<ul>\n";
 for ($i = 0, $n = (int) ($_GET['pad'] ?? 0); $i < $n; $i++) {
     $page .= "<li class=\"product\">Chapeau n°$i — feutre, 19,90 €</li>\n";
@@ -53,9 +56,9 @@ $page .= "</ul></body></html>\n";
 
 if (($_GET['gzip'] ?? '') !== '') {
     header('Content-Encoding: gzip');
-    echo gzencode($page);
-    return;
+    $page = gzencode($page);
 }
+header('Content-Length: ' . strlen($page));
 $at = 0;
 foreach (array_filter(explode(',', (string) ($_GET['chunks'] ?? ''))) as $cut) {
     $cut = (int) $cut;

@@ -8,7 +8,8 @@
 //   stall=1     send the header and half the JSON, then wait 2 s (a response that breaks off
 //               when the location's read timeout is shorter)
 //   body=K      another body: "invalid" (not JSON), "xss" (classic payloads in the fields),
-//               "pad" with size=N (a valid state of about N bytes)
+//               "nototal" (the cart without its total), "pad" with size=N (a valid state of
+//               about N bytes); also read from the cookie `body`
 // FastCGI param ORIGIN_LOG: a file that gets one line ("state URI?QUERY") per execution (the
 // subrequest's own URI: REQUEST_URI is the main request's).
 
@@ -25,7 +26,7 @@ header('Content-Type: application/json');
 
 $count = isset($_COOKIE['cart']) ? (int) $_COOKIE['cart'] : 0;
 $state = ['cart' => ['count' => $count, 'total' => sprintf('%d,90 €', 19 * $count)]];
-switch ($_GET['body'] ?? '') {
+switch ($_GET['body'] ?? $_COOKIE['body'] ?? '') {
     case 'invalid':
         echo '{"cart": {"count": 3,';
         return;
@@ -34,6 +35,9 @@ switch ($_GET['body'] ?? '') {
             'count' => '</script><img src=x onerror=alert(1)>',
             'total' => "\"><svg onload=alert(1)> \u{2028}\u{2029} &amp; '",
         ]];
+        break;
+    case 'nototal':
+        unset($state['cart']['total']);
         break;
     case 'pad':
         $state['pad'] = str_repeat('x', max(0, (int) ($_GET['size'] ?? 0) - 60));
