@@ -67,7 +67,7 @@ __DATA__
 --- response_body eval
 [qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/,
  qr/backend/, qr/backend/, qr/backend/, qr/purged/, qr/purged/,
- '{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1}
+ '{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1}
 ',
  '# HELP microcache_requests_total Requests in a microcache on scope.
 # TYPE microcache_requests_total counter
@@ -87,6 +87,7 @@ microcache_skips_total{reason="arg"} 1
 microcache_skips_total{reason="header"} 1
 microcache_skips_total{reason="body"} 0
 microcache_skips_total{reason="limit"} 1
+microcache_skips_total{reason="hydrate"} 0
 # HELP microcache_purges_total Purge requests, by result.
 # TYPE microcache_purges_total counter
 microcache_purges_total{result="purged"} 1
