@@ -42,10 +42,12 @@ dir=$work/debian
 vdir=$work/vendored
 
 # staging DIR HTTP HTTPS NGINX SO COMMAND [CHECKOUT]: CHECKOUT's staging/run.sh (this one's by
-# default); DIR "": the runtime directory it picks itself.
+# default); DIR "": the runtime directory it picks itself. The configuration exactly as shipped,
+# unless STAGING_HYDRATE=1 (the WooCommerce carts opt-in enabled).
 staging() {
     STAGING_DIR=$1 STAGING_HTTP_PORT=$2 STAGING_HTTPS_PORT=$3 STAGING_NGINX=$4 STAGING_MODULE=$5 \
     STAGING_LISTEN=127.0.0.1 STAGING_DETACH=1 STAGING_TIMEOUT=20 STAGING_PHP_CHILDREN=4 \
+    STAGING_HYDRATE=${STAGING_HYDRATE:-0} \
         timeout 90 "${7:-$repo}/staging/run.sh" "$6"
 }
 # The staging run of the private checkout check, and its runtime directory.
@@ -355,8 +357,8 @@ else
     skip "staging from a private checkout" "needs root (the workers run as www-data only then)"
 fi
 
-section "staging on the vendored nginx (https $v_https_port)"
-out=$(staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
+section "staging on the vendored nginx, WooCommerce carts from the cache (https $v_https_port)"
+out=$(STAGING_HYDRATE=1 staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
 rc=$?
 check "staging/run.sh starts with $("$vendored_nginx" -v 2>&1 | sed 's/.*: //')" "exit $rc: $(grep -m1 -E 'running|staging:' <<<"$out")" test $rc = 0
 if [ $rc = 0 ]; then
@@ -365,6 +367,7 @@ if [ $rc = 0 ]; then
     b=$(curl -sk --max-time 5 --resolve "$name:$v_https_port:127.0.0.1" -o /dev/null -D - \
         "https://$name:$v_https_port/v/?gclid=1&p=1" | tr -d '\r' | sed -n 's/^x-fastcgi-cache: //Ip')
     check "vendored: tracking variants MISS then HIT" "$a then $b" test "$a $b" = "MISS HIT"
+    check_hydrated_cart "$name" "$v_https_port" "$vdir/logs/renders.log"
     staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
 fi
 

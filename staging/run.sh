@@ -25,6 +25,9 @@
 #   STAGING_MODULE (target/debian/release/libngx_http_microcache_module.so)
 #   STAGING_PHP_FPM (php-fpm8.2)  STAGING_PHP_CHILDREN (4: pm.max_children of the static pool)
 #   STAGING_NGINX_CONF_SRC (/etc/nginx)   where mime.types and fastcgi_params come from
+#   STAGING_HYDRATE (1)        WooCommerce carts from the cache (README): the opt-in of the
+#                              shipped vhost enabled in the copy, for the demo shop /shop.php;
+#                              0 runs the configuration exactly as shipped
 #   STAGING_DETACH=1           start, wait until it answers, and return
 #   STAGING_TIMEOUT (20)       seconds to wait for startup / shutdown
 set -euo pipefail
@@ -57,6 +60,7 @@ php_fpm=${STAGING_PHP_FPM:-php-fpm8.2}
 php_children=${STAGING_PHP_CHILDREN:-4}
 nginx_conf_src=${STAGING_NGINX_CONF_SRC:-/etc/nginx}
 timeout=${STAGING_TIMEOUT:-20}
+hydrate=${STAGING_HYDRATE:-1}
 
 nginx_pid="$dir/run/nginx.pid"
 fpm_pid="$dir/run/php-fpm.pid"
@@ -101,10 +105,14 @@ prepare() {
         || die "$why. Choose a STAGING_DIR that $WORKER_USER can enter, or leave it unset: staging then picks one."
 
     # A fresh, empty cache each time, like the tmpfs after a reboot.
-    rm -rf "$dir/www" "$dir/conf" "$dir/cache"
+    rm -rf "$dir/www" "$dir/microcache" "$dir/conf" "$dir/cache"
     mkdir -p "$dir"/{conf,logs,run,cache,tls,nginx}
     cp -a "$repo/staging/www" "$dir/www"
-    chmod -R a+rX "$dir/www"
+    # The cart state endpoint, and the stand-in store of carts the demo shop writes.
+    cp -a "$repo/deploy/woocommerce" "$dir/microcache"
+    chmod -R a+rX "$dir/www" "$dir/microcache"
+    mkdir -p "$dir/microcache/carts"
+    chown "$WORKER_USER:$WORKER_GROUP" "$dir/microcache/carts"
 
     # --- nginx configuration: the shipped files, deployment values swapped ---
     MC_LISTEN=$listen MC_HTTP_PORT=$http_port MC_HTTPS_PORT=$https_port \
@@ -117,8 +125,10 @@ prepare() {
 /etc/letsencrypt/live/example.com/fullchain.pem $dir/tls/fullchain.pem
 /etc/letsencrypt/live/example.com/privkey.pem $dir/tls/privkey.pem
 /var/www/example.com $dir/www
+/var/www/microcache/ $dir/microcache/
 /run/php/php8.2-fpm.sock $dir/run/php-fpm.sock" \
         "$repo/staging/render-conf.sh" "$repo/conf" "$dir/conf"
+    [ "$hydrate" = 0 ] || enable_hydration
 
     self_signed_cert "$name" "$dir/tls/fullchain.pem" "$dir/tls/privkey.pem" \
         || die "openssl could not create a certificate"
@@ -128,6 +138,18 @@ prepare() {
     php_fpm_test "$dir" || die "PHP-FPM configuration test failed"
     "$nginx_bin" -t -q -p "$dir/nginx/" -c "$dir/conf/nginx.conf" -e "$dir/logs/error.log" \
         || die "nginx -t failed (see above, and $dir/logs/error.log)"
+}
+
+# The opt-in the shipped files describe: the vhost includes snippets/microcache-hydrate-cart.conf
+# and the WooCommerce cart cookies leave the bypass list.
+enable_hydration() {
+    local site="$dir/conf/sites-available/example.com" rules="$dir/conf/snippets/microcache-wordpress.conf"
+    sed -i 's|^\([[:space:]]*\)#\(include snippets/microcache-hydrate-cart.conf;\)|\1\2|' "$site"
+    sed -i '/^[[:space:]]*\(woocommerce_items_in_cart\|woocommerce_cart_hash\|wp_woocommerce_session_\*\)[[:space:]]/d' "$rules"
+    if ! grep -q '^[[:space:]]*include snippets/microcache-hydrate-cart.conf;' "$site" \
+        || grep -q woocommerce_items_in_cart "$rules"; then
+        die "cannot enable WooCommerce carts from the cache in $site and $rules"
+    fi
 }
 
 start() {
@@ -164,6 +186,13 @@ Try it with curl:
   curl -sk -o /dev/null -D - $r 'https://$name:$https_port/?p=1&gclid=abc'      # same entry: HIT
   curl -sk  $r 'https://$name:$https_port/?p=1&utm_source=x&format=json'   # what PHP received
   curl -sk  $r 'https://$name:$https_port/microcache-status'
+EOF
+    [ "$hydrate" = 0 ] || cat <<EOF
+WooCommerce carts from the cache (STAGING_HYDRATE=1): the demo shop https://$name:$https_port/shop.php
+  curl -sk -c jar -b jar -L $r 'https://$name:$https_port/shop.php?add-to-cart=7' | grep cart-contents
+  curl -sk -b jar -D - $r 'https://$name:$https_port/shop.php' | grep -iE 'cache-control|x-fastcgi|cart-contents'
+EOF
+    cat <<EOF
 In a browser: add "$curl_host $name" to /etc/hosts (or start Chromium with
   --host-resolver-rules="MAP $name $curl_host"), open https://$name:$https_port/ and accept the certificate.
 

@@ -739,3 +739,25 @@ hydration stopped part way through the page, the rest is unchanged
 ["Cookie: cart=3", "Cookie: cart=3", ""]
 --- response_body_like eval
 [qr/data-x/, qr/<span class="count">3<\/span>/, qr/\A\/page\/b\?bigattr=300000 failed:rewrite\n\/page\/a ok\n\z/]
+
+
+
+=== TEST 28: server-level hydration fetches the state for pages from the origin only, not for static files
+--- config
+    microcache_hydrate $state_uri;
+    hydrate_rules;
+    location /page/ {
+        hydrate_page_origin;
+    }
+--- request eval
+["GET /index.html", "GET /page/a", "GET /origin.log"]
+--- more_headers eval
+["Cookie: cart=3", "Cookie: cart=3", ""]
+--- response_headers eval
+["!Cache-Control", "Cache-Control: private, no-store", ""]
+--- response_body eval
+["<html><head><title>It works!</title></head><body>It works!</body></html>", ::hydrated(3),
+ "state /state\npage /page/a\n"]
+--- no_error_log
+[error]
+[warn]

@@ -47,8 +47,10 @@ pub fn register(cf: &mut ngx_conf_t) -> Option<()> {
     Some(())
 }
 
-/// PRECONTENT of a main request whose location has a state URI and rules, unless a skip rule
-/// sends the request to the origin anyway: fetches the state once, waits for it, then decides.
+/// PRECONTENT of a main request whose location has a state URI and rules and passes requests
+/// to an upstream (a content handler such as `fastcgi_pass`; not static files, not the module's
+/// own purge and status), unless a skip rule sends the request to the origin anyway: fetches the
+/// state once, waits for it, then decides.
 unsafe extern "C" fn precontent_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx passes a valid request.
     let r = unsafe { Request::from_ngx_http_request(r) };
@@ -56,10 +58,15 @@ unsafe extern "C" fn precontent_handler(r: *mut ngx_http_request_t) -> ngx_int_t
         if !r.is_main() {
             return Status::NGX_DECLINED.into();
         }
-        let lcf = HttpMicrocacheModule::location_conf(r);
-        let Some(settings) = lcf.and_then(|l| l.settings()) else {
+        let Some(lcf) = HttpMicrocacheModule::location_conf(r) else {
             return Status::NGX_DECLINED.into();
         };
+        let Some(settings) = lcf.settings().filter(|_| lcf.content.is_none()) else {
+            return Status::NGX_DECLINED.into();
+        };
+        if r.as_ref().content_handler.is_none() {
+            return Status::NGX_DECLINED.into();
+        }
         let Some(uri) = settings.hydrate.state.filter(|_| !settings.hydrate.rules.is_empty())
         else {
             return Status::NGX_DECLINED.into();
