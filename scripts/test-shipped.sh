@@ -142,9 +142,10 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
     skip "fstab line mounts (private namespace)" "needs root and unshare"
 fi
-cpath=$(grep -oE 'fastcgi_cache_path +[^ ]+' conf/nginx.conf | awk '{print $2}')
+cpath=$(sed -e 's/#.*//' conf/nginx.conf conf/sites-available/example.com | grep -oE 'fastcgi_cache_path +[^ ]+' | awk '{print $2}')
 mpoint=$(sed -e 's/#.*//' deploy/fstab | awk 'NF >= 4 {print $2}')
-check "fstab mount point = fastcgi_cache_path" "fastcgi_cache_path $cpath, fstab $mpoint" test -n "$cpath" -a "$cpath" = "$mpoint"
+check "the site's cache is a directory of its own in the fstab tmpfs" "fastcgi_cache_path $cpath, fstab $mpoint" \
+    test -n "$cpath" -a "$(dirname "$cpath")" = "$mpoint"
 PHP_FPM_BIN=$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)
 php_fpm_configure "$work/php-fpm-test" www-data www-data
 php_fpm_test "$work/php-fpm-test" 2>/dev/null
@@ -220,6 +221,15 @@ c2=$(hdr X-FastCGI-Cache)
 n=$(renders '/sorted/?color=red&size=m')
 check "reordered arguments share one entry (microcache_sort_args on)" \
     "$c1 then $c2; REQUEST_URI '$u1'; PHP ran $n x" test "$c1 $c2 $u1 $n" = "MISS HIT /sorted/?color=red&size=m 1"
+# A raw "#" (which no browser sends) over HTTP/2: nginx ends the query there, and so does the
+# key, so the request cannot be stored under the key of the page after the "#".
+req --http2 --request-target "/poison/?utm_source=x#&p=2" / >/dev/null
+q1=$(hdr X-Demo-Query-String) u1=$(hdr X-Demo-Request-Uri)
+req --http2 "/poison/?p=2" >/dev/null
+c2=$(hdr X-FastCGI-Cache) q2=$(hdr X-Demo-Query-String)
+check "HTTP/2: a raw '#' ends the query for PHP and the key alike (no poisoning)" \
+    "'#' request: QUERY_STRING '$q1', REQUEST_URI '$u1'; then /poison/?p=2: $c2, QUERY_STRING '$q2'" \
+    test "$q1|$u1|$c2|$q2" = "|/poison/|MISS|p=2"
 req "/only-tracking/?utm_campaign=x" >/dev/null
 u1=$(hdr X-Demo-Request-Uri)
 check "a query of tracking ids only leaves no '?'" "REQUEST_URI '$u1'" test "$u1" = "/only-tracking/"
@@ -259,13 +269,46 @@ r1=$(req "/wp-admin/")
 check "wp-admin path bypasses" "/wp-admin/: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
 r1=$(req "/wp%2Dadmin/")
 check "percent-encoding cannot evade the path rule" "/wp%2Dadmin/: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
-r1=$(req "/wp-json/wp/v2/posts")
-check "REST API bypasses" "/wp-json/...: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+req "/wp-json/wp/v2/posts" >/dev/null
+c1=$(hdr X-FastCGI-Cache)
+req "/wp-json/wp/v2/posts" >/dev/null
+check "WordPress's public REST routes are cached (wp/v2)" "/wp-json/wp/v2/posts: $c1, then $(hdr X-FastCGI-Cache)" \
+    test "$c1 $(hdr X-FastCGI-Cache)" = "MISS HIT"
+r1=$(req -H 'X-WP-Nonce: abc' "/wp-json/wp/v2/posts")
+check "REST API with a nonce header bypasses" "X-WP-Nonce: $r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
+r1=$(req "/wp-json/wc/store/v1/cart")
+check "other REST namespaces bypass (WooCommerce Store API)" "/wp-json/wc/store/v1/cart: $r1 $(hdr X-FastCGI-Cache)" \
+    test "$(hdr X-FastCGI-Cache)" = BYPASS
 r1=$(req "/?rest_route=/wp/v2/posts")
 check "REST API via ?rest_route bypasses" "$r1 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = BYPASS
 r1=$(req "/feed/")
 r2=$(req "/feed/")
 check "feeds are cached" "/feed/: $r1 then $r2 $(hdr X-FastCGI-Cache)" test "$(hdr X-FastCGI-Cache)" = HIT
+
+# What PHP says about caching: a 404 is stored even when marked no-cache (WordPress marks them
+# all), any other answer marked no-cache or max-age=0 is not, nor any marked private.
+saw=""
+for q in "status=404&cache_control=no-cache,%20must-revalidate,%20max-age=0" "status=404&cache_control=private" \
+    "cache_control=no-cache" "cache_control=private" "cache_control=max-age=0" "cache_control=public,%20max-age=60"; do
+    req "/headers.php?$q" >/dev/null
+    c1=$(hdr X-FastCGI-Cache)
+    req "/headers.php?$q" >/dev/null
+    saw+="${q//%20/ }: $c1 $(hdr X-FastCGI-Cache); "
+done
+check "Cache-Control from PHP: no-cache 404s stored, other no-cache/max-age=0 and private answers not" "$saw" \
+    test "$saw" = "status=404&cache_control=no-cache, must-revalidate, max-age=0: MISS HIT; status=404&cache_control=private: MISS MISS; cache_control=no-cache: MISS MISS; cache_control=private: MISS MISS; cache_control=max-age=0: MISS MISS; cache_control=public, max-age=60: MISS HIT; "
+
+# A cache file deleted outside nginx (Nginx Helper's "Delete local server cache files" and its
+# "Purge Entire Cache") is not served again, however hot the page was.
+for _ in 1 2 3 4; do req "/deleted/" >/dev/null; done
+c0=$(hdr X-FastCGI-Cache)
+md5=$(printf '%s' "httpsGETexample.com/deleted/" | md5sum | cut -c1-32)
+file=$dir/cache/example.com/${md5:31:1}/${md5:29:2}/$md5
+rm -f "$file"
+req "/deleted/" >/dev/null
+check "a cache file deleted on disk is not served (no open file cache for cache files)" \
+    "hot page: $c0; file ${file#"$dir"/} deleted; next request: $(hdr X-FastCGI-Cache)" \
+    test "$c0 $(hdr X-FastCGI-Cache)" = "HIT MISS"
 
 r1=$(req "/cookie.php")
 c1=$(hdr X-FastCGI-Cache) sc=$(hdr Set-Cookie)
@@ -288,17 +331,33 @@ check "status answers JSON" "$r1 $(head -c 120 "$body" | tr '\n' ' ')" bash -c "
 r1=$(req "/microcache-status?format=prometheus")
 check "status answers Prometheus text" "$r1 $(grep -m1 -v '^#' "$body" | head -c 100)" \
     bash -c "[ '$r1' = '0 200' ] && grep -qE '^[a-z_]+(\\{[^}]*\\})? [0-9]' '$body'"
-req "/purgeme/?p=9" >/dev/null
-req "/purgeme/?p=9&utm_source=x" >/dev/null
-c0=$(hdr X-FastCGI-Cache)
-r1=$(req "/purge/purgeme/?p=9&utm_source=y")
-p1=$(head -c 200 "$body" | tr '\n' ' ')
-req "/purgeme/?p=9" >/dev/null
-c1=$(hdr X-FastCGI-Cache)
-check "purge (Nginx Helper GET /purge/<path>) removes the entry" "before $c0; purge: $r1 $p1; after: $c1" \
-    test "$c0 $r1 $c1" = "HIT 0 200 MISS"
+# check_purge NAME PURGE PAGE [VARIANT]: PAGE cached (VARIANT, another URL of the same entry,
+# then a HIT), PURGE requested, then PAGE is a MISS again.
+check_purge() {
+    local page=$3 c0 r1 p1
+    req "$page" >/dev/null
+    req "${4:-$page}" >/dev/null
+    c0=$(hdr X-FastCGI-Cache)
+    r1=$(req "$2")
+    p1=$(head -c 200 "$body" | tr '\n' ' ')
+    req "$page" >/dev/null
+    check "$1" "before $c0; purge: $r1 $p1; after: $(hdr X-FastCGI-Cache)" \
+        test "$c0 $r1 $(hdr X-FastCGI-Cache)" = "HIT 0 200 MISS"
+}
+# The logs of earlier runs stay in the runtime directory: count from here.
+access_lines=$(wc -l <"$dir/logs/access.log") error_lines=$(wc -l <"$dir/logs/error.log")
+check_purge "purge (Nginx Helper GET /purge/<path>) removes the entry" \
+    "/purge/purgeme/?p=9&utm_source=y" "/purgeme/?p=9" "/purgeme/?p=9&utm_source=x"
 r1=$(req "/purge/never-cached/")
 check "purge of an uncached URL answers 404" "$r1" test "$r1" = "0 404"
+check_purge "GET /purge (Nginx Helper, home page) purges /" /purge /
+sleep 1.2   # the access log is buffered (flush=1s)
+n=$(tail -n +"$((access_lines + 1))" "$dir/logs/access.log" \
+    | grep -cE '"GET /purge(/purgeme/\?p=9&utm_source=y|/never-cached/)? HTTP')
+check "each purge request is in the access log" "$n of 3" test "$n" = 3
+n=$(tail -n +"$((error_lines + 1))" "$dir/logs/error.log" | grep -cE 'microcache: (hard|soft) purge of "httpsGETexample.com/')
+check "each purge has the module's line in the error log" "$n of 3; last: $(grep -E 'microcache: (hard|soft) purge of' "$dir/logs/error.log" | tail -n 1 | sed 's/.*microcache: //')" \
+    test "$n" = 3
 req "/?p=1" >/dev/null
 c0=$(hdr X-FastCGI-Cache)
 r1=$(req -X PURGE "/purgeall")

@@ -13,15 +13,17 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 use std::sync::Arc;
 
+use microcache_core::batch::PurgeMode;
 use microcache_core::config::{
     parse_header_globs, parse_max_args, parse_methods, parse_name_globs, parse_uri_rule, ConfError,
 };
+use microcache_core::tags::TagHeaders;
 use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
     NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_CONF_TAKE2,
     NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
-    NGX_HTTP_SRV_CONF,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::NGX_CONF_OK;
 use ngx::http::{HttpModuleMainConf, Merge, MergeConfigError};
@@ -30,6 +32,7 @@ use ngx::ngx_string;
 use self::ext::ConfExt;
 use self::purge::PurgeConf;
 use crate::hydrate::{self, HydrateSettings};
+use crate::index::CacheIndex;
 use crate::HttpMicrocacheModule;
 
 /// http-level state.
@@ -39,22 +42,48 @@ pub struct MainConf {
     pub used: bool,
     /// The shared counters zone, added in postconfiguration.
     pub counters: *mut ngx_shm_zone_t,
+    /// `microcache_index`, one per indexed cache zone.
+    pub indexes: Vec<CacheIndex>,
+    /// The tag headers an index rebuild reads from cache files: the http level's.
+    pub rebuild_tag_headers: TagHeaders,
 }
 
 impl Default for MainConf {
     fn default() -> Self {
-        MainConf { used: false, counters: ptr::null_mut() }
+        MainConf {
+            used: false,
+            counters: ptr::null_mut(),
+            indexes: Vec::new(),
+            rebuild_tag_headers: TagHeaders::default(),
+        }
     }
 }
 
-/// What a level inherits: whether `microcache on` applies, and the rules a request is
-/// normalised and judged by.
-#[derive(Clone, Debug, Default)]
+/// What a level inherits: whether `microcache on` applies, the rules a request is normalised
+/// and judged by, and how responses and purges are tagged.
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub enable: bool,
     pub args: ArgRules,
     pub skip: SkipRules,
     pub hydrate: HydrateSettings,
+    pub tag_headers: TagHeaders,
+    pub hide_tag_headers: bool,
+    pub purge_mode: PurgeMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enable: false,
+            args: ArgRules::default(),
+            skip: SkipRules::default(),
+            hydrate: HydrateSettings::default(),
+            tag_headers: TagHeaders::default(),
+            hide_tag_headers: true,
+            purge_mode: PurgeMode::Hard,
+        }
+    }
 }
 
 /// One directive's effect on the settings of its level.
@@ -90,6 +119,11 @@ impl LocConf {
     /// The settings of a merged level (every level a request runs in is merged).
     pub fn settings(&self) -> Option<&Settings> {
         self.settings.as_deref()
+    }
+
+    /// The settings of the http level, which is never merged itself.
+    pub fn http_settings(&self) -> Arc<Settings> {
+        self.resolve(None)
     }
 
     /// This level's settings, from `inherited` (or the defaults).
@@ -165,7 +199,7 @@ const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_comman
     command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
-pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 20] = [
+pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 24] = [
     setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
     setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
     setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
@@ -176,6 +210,9 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 20] = [
     setting(ngx_string!("microcache_bypass_cookies"), NGX_CONF_1MORE, bypass_cookies),
     setting(ngx_string!("microcache_bypass_args"), NGX_CONF_1MORE, bypass_args),
     setting(ngx_string!("microcache_bypass_headers"), NGX_CONF_1MORE, bypass_headers),
+    setting(ngx_string!("microcache_tag_headers"), NGX_CONF_1MORE, tag_headers),
+    setting(ngx_string!("microcache_tag_headers_hide"), NGX_CONF_FLAG, tag_headers_hide),
+    setting(ngx_string!("microcache_purge_mode"), NGX_CONF_TAKE1, purge_mode),
     content(ngx_string!("microcache_purge"), NGX_CONF_TAKE12, purge),
     content(ngx_string!("microcache_status"), NGX_CONF_NOARGS, status),
     extended(ngx_string!("microcache_hydrate"), NGX_CONF_TAKE1, &hydrate::conf::STATE),
@@ -189,6 +226,14 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 20] = [
         NGX_CONF_TAKE1,
         hydrate::conf::cache_control,
     ),
+    ngx_command_t {
+        name: ngx_string!("microcache_index"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE12) as ngx_uint_t,
+        set: Some(set_index),
+        conf: NGX_HTTP_MAIN_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
     ngx_command_t::empty(),
 ];
 
@@ -198,6 +243,25 @@ fn purge(cf: &mut ngx_conf_t) -> Result<Content, String> {
 
 fn status(_cf: &mut ngx_conf_t) -> Result<Content, String> {
     Ok(Content::Status)
+}
+
+fn tag_headers(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let names = TagHeaders::parse(args)?;
+    Ok(Box::new(move |s| s.tag_headers = names.clone()))
+}
+
+fn tag_headers_hide(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let on = flag(args)?;
+    Ok(Box::new(move |s| s.hide_tag_headers = on))
+}
+
+fn purge_mode(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let mode = PurgeMode::parse(args[0]).ok_or_else(|| ConfError {
+        kind: "value",
+        value: args[0].to_vec(),
+        reason: "it must be \"hard\" or \"soft\"".to_owned(),
+    })?;
+    Ok(Box::new(move |s| s.purge_mode = mode))
 }
 
 fn enable(args: &[&[u8]]) -> Result<Override, ConfError> {
@@ -262,6 +326,51 @@ fn flag(args: &[&[u8]]) -> Result<bool, ConfError> {
             reason: "it must be \"on\" or \"off\"".to_owned(),
         }),
     }
+}
+
+/// The default size of an index zone.
+const INDEX_SIZE: usize = 32 << 20;
+
+/// `microcache_index ZONE [size=SIZE]`: an index for the cache zone ZONE.
+unsafe extern "C" fn set_index(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls directive handlers with their own cf and, for this one, MainConf.
+    let (cf, mcf) = unsafe { (&mut *cf, &mut *conf.cast::<MainConf>()) };
+    mcf.used = true;
+    let name = cf.directive();
+    let args = cf.arguments();
+    let size = match args.get(1) {
+        None => INDEX_SIZE,
+        Some(arg) => match arg.strip_prefix(b"size=").and_then(parse_size) {
+            Some(size) => size,
+            None => {
+                let e = ConfError {
+                    kind: "value",
+                    value: arg.to_vec(),
+                    reason: "it must be \"size=\" and a size such as 32m".to_owned(),
+                };
+                return cf.error(e.message(&name));
+            }
+        },
+    };
+    match CacheIndex::add(cf, args[0], size) {
+        Ok(index) => {
+            mcf.indexes.push(index);
+            NGX_CONF_OK
+        }
+        Err(message) => cf.error(format_args!("{message} in \"{name}\" directive")),
+    }
+}
+
+/// A size as nginx writes them (`512k`, `32m`), with nginx's own parser.
+fn parse_size(text: &[u8]) -> Option<usize> {
+    let mut s = ngx_str_t { len: text.len(), data: text.as_ptr().cast_mut() };
+    // SAFETY: ngx_parse_size only reads the string.
+    let size = unsafe { nginx_sys::ngx_parse_size(&mut s) };
+    usize::try_from(size).ok().filter(|&n| n > 0)
 }
 
 /// The level's configuration, marking the module as used.

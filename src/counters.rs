@@ -7,6 +7,8 @@ use core::ffi::c_void;
 use core::mem::size_of;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use microcache_core::batch::PurgeMode;
+use microcache_core::purge_stats::{latency_bucket, PurgeKind, PurgeStats, LATENCY_BUCKETS};
 use microcache_core::report::{PurgeOutcome, Snapshot};
 use microcache_core::SkipReason;
 use nginx_sys::{
@@ -36,6 +38,11 @@ pub struct Counters {
     pub purges: [AtomicU64; PurgeOutcome::ALL.len()],
     /// Cache entries removed by purges.
     pub purged_entries: AtomicU64,
+    /// Entries purged, by [`PurgeKind::index`] then [`PurgeMode::index`].
+    pub purged_by: [[AtomicU64; PurgeMode::ALL.len()]; PurgeKind::ALL.len()],
+    /// Purge requests by [`latency_bucket`], and their total time.
+    pub purge_latency: [AtomicU64; LATENCY_BUCKETS],
+    pub purge_latency_sum_us: AtomicU64,
 }
 
 impl Counters {
@@ -53,9 +60,21 @@ impl Counters {
         }
     }
 
-    pub fn purge(&self, outcome: PurgeOutcome, entries: u64) {
+    /// A purge request: how it ended, what it purged by kind, and how long it took.
+    pub fn purge(
+        &self,
+        outcome: PurgeOutcome,
+        mode: PurgeMode,
+        by_kind: impl Iterator<Item = (PurgeKind, u64)>,
+        elapsed_us: u64,
+    ) {
         Self::add(&self.purges[outcome.index()], 1);
-        Self::add(&self.purged_entries, entries);
+        for (kind, entries) in by_kind {
+            Self::add(&self.purged_entries, entries);
+            Self::add(&self.purged_by[kind.index()][mode.index()], entries);
+        }
+        Self::add(&self.purge_latency[latency_bucket(elapsed_us)], 1);
+        Self::add(&self.purge_latency_sum_us, elapsed_us);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -67,6 +86,15 @@ impl Counters {
             skips: self.skips.each_ref().map(read),
             purges: self.purges.each_ref().map(read),
             purged_entries: read(&self.purged_entries),
+        }
+    }
+
+    pub fn purge_stats(&self) -> PurgeStats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PurgeStats {
+            purged: self.purged_by.each_ref().map(|modes| modes.each_ref().map(read)),
+            latency: self.purge_latency.each_ref().map(read),
+            latency_sum_us: read(&self.purge_latency_sum_us),
         }
     }
 }

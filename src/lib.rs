@@ -8,19 +8,22 @@ mod conf;
 mod counters;
 mod guard;
 mod hydrate;
+mod index;
 mod list;
 mod phases;
 mod purge;
 mod request;
 mod respond;
 mod status;
+mod tags;
+mod upkeep;
 mod variables;
 
 use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use nginx_sys::{
-    ngx_conf_t, ngx_http_core_loc_conf_t, ngx_http_handler_pt, ngx_http_module_t,
+    ngx_conf_t, ngx_cycle_t, ngx_http_core_loc_conf_t, ngx_http_handler_pt, ngx_http_module_t,
     ngx_http_variable_t, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_HTTP_MODULE,
 };
 use ngx::core::{Status, NGX_CONF_ERROR, NGX_CONF_OK};
@@ -52,6 +55,7 @@ pub static mut ngx_http_microcache_module: ngx_module_t = ngx_module_t {
     // SAFETY: the command table is a static that nginx only reads.
     commands: unsafe { ptr::addr_of_mut!(NGX_HTTP_MICROCACHE_COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as ngx_uint_t,
+    init_process: Some(init_process),
     ..ngx_module_t::default()
 };
 
@@ -94,12 +98,23 @@ impl HttpModule for HttpMicrocacheModule {
                 return Status::NGX_ERROR.into();
             }
         };
+        tags::register();
         let variables_used = variables_used(cf);
+        // The http level's settings, for what is not per location: the tag headers an index
+        // rebuild reads.
+        let http_settings = HttpMicrocacheModule::location_conf(cf).map(LocConf::http_settings);
         let Some(mcf) = HttpMicrocacheModule::main_conf_mut(cf) else {
             return Status::NGX_ERROR.into();
         };
         mcf.counters = zone;
         mcf.used |= variables_used;
+        mcf.rebuild_tag_headers = http_settings.map(|s| s.tag_headers.clone()).unwrap_or_default();
+        for index in &mut mcf.indexes {
+            if let Err(message) = index.resolve(cf) {
+                cf.error(message);
+                return Status::NGX_ERROR.into();
+            }
+        }
         Status::NGX_OK.into()
     }
 
@@ -145,6 +160,16 @@ impl HttpModule for HttpMicrocacheModule {
         clcf.handler = handler;
         NGX_CONF_OK
     }
+}
+
+/// Starts the indexes' upkeep in a worker.
+unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    // SAFETY: nginx passes the worker's cycle.
+    let cycle = unsafe { &*cycle };
+    if let Some(mcf) = HttpMicrocacheModule::main_conf(cycle) {
+        upkeep::start(cycle, &mcf.indexes, &mcf.rebuild_tag_headers);
+    }
+    Status::NGX_OK.into()
 }
 
 /// Whether the configuration refers to one of the module's variables: requests then need their

@@ -4,8 +4,11 @@ use nginx_sys::{ngx_http_arg, ngx_http_request_t, ngx_int_t, ngx_str_t};
 use ngx::core::Status;
 use ngx::http::{HTTPStatus, HttpModuleMainConf, Request};
 
+use microcache_core::purge_stats::IndexReading;
+
 use crate::counters;
 use crate::guard::guard;
+use crate::index::CacheIndex;
 use crate::respond::{internal_error, method_is, not_allowed, send};
 use crate::HttpMicrocacheModule;
 
@@ -25,13 +28,29 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             return internal_error(r, format_args!("the counters zone is not mapped"));
         };
         let snapshot = counters.snapshot();
+        let purges = counters.purge_stats();
+        let indexes = index_readings(r);
         if format_arg(r) == b"prometheus" {
-            let body = snapshot.to_prometheus();
+            let mut body = snapshot.to_prometheus();
+            purges.extend_prometheus(&mut body, &indexes);
             send(r, HTTPStatus::OK, "text/plain; version=0.0.4; charset=utf-8", &body)
         } else {
-            send(r, HTTPStatus::OK, "application/json", &snapshot.to_json())
+            let mut body = snapshot.to_json();
+            purges.extend_json(&mut body, &indexes);
+            send(r, HTTPStatus::OK, "application/json", &body)
         }
     })
+}
+
+/// How full each index is.
+fn index_readings(r: &Request) -> Vec<IndexReading<'static>> {
+    let indexes = HttpMicrocacheModule::main_conf(r).map_or(&[][..], |m| &m.indexes[..]);
+    let reading = |index: &'static CacheIndex| {
+        let mut locked = index.lock()?;
+        let stats = locked.index()?.stats();
+        Some(IndexReading { zone: index.cache_name(), stats })
+    };
+    indexes.iter().filter_map(reading).collect()
 }
 
 /// The `format` argument (nginx's own `$arg_format`).
@@ -40,7 +59,7 @@ fn format_arg(r: &mut Request) -> &[u8] {
     let name = b"format";
     // SAFETY: ngx_http_arg only reads r->args and points value into them.
     let rc = unsafe { ngx_http_arg(r.as_mut(), name.as_ptr().cast_mut(), name.len(), &mut value) };
-    if rc != ngx_int_t::from(Status::NGX_OK) || value.len == 0 {
+    if rc != Status::NGX_OK.0 || value.len == 0 {
         return &[];
     }
     // SAFETY: value points into r->args, which live as long as the request.

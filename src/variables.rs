@@ -11,29 +11,43 @@ use ngx::{ngx_log_error, ngx_string};
 use crate::guard::guard;
 use crate::request::values::{self, Values};
 
-/// A variable: its name and what it shows of the request's values.
+/// A variable: its name and what it shows.
 struct Variable {
     name: ngx_str_t,
-    value: fn(&Values) -> &[u8],
+    shows: Shows,
 }
 
-const VARIABLES: [Variable; 7] = [
-    Variable { name: ngx_string!("microcache_key"), value: |v| v.key.as_bytes() },
-    Variable { name: ngx_string!("microcache_request_uri"), value: |v| v.request_uri.as_bytes() },
-    Variable { name: ngx_string!("microcache_args"), value: |v| v.args.as_bytes() },
-    Variable { name: ngx_string!("microcache_stripped"), value: |v| v.stripped.as_bytes() },
+enum Shows {
+    /// A part of the request's values.
+    Value(fn(&Values) -> &[u8]),
+    /// The `Cache-Status` of the response.
+    CacheStatus,
+}
+
+const VARIABLES: [Variable; 8] = [
+    Variable { name: ngx_string!("microcache_key"), shows: Shows::Value(|v| v.key.as_bytes()) },
+    Variable {
+        name: ngx_string!("microcache_request_uri"),
+        shows: Shows::Value(|v| v.request_uri.as_bytes()),
+    },
+    Variable { name: ngx_string!("microcache_args"), shows: Shows::Value(|v| v.args.as_bytes()) },
+    Variable {
+        name: ngx_string!("microcache_stripped"),
+        shows: Shows::Value(|v| v.stripped.as_bytes()),
+    },
     Variable {
         name: ngx_string!("microcache_skip"),
-        value: |v| if v.skip.is_some() { b"1" } else { b"0" },
+        shows: Shows::Value(|v| if v.skip.is_some() { b"1" } else { b"0" }),
     },
     Variable {
         name: ngx_string!("microcache_skip_reason"),
-        value: |v| v.skip.map_or("", |r| r.as_str()).as_bytes(),
+        shows: Shows::Value(|v| v.skip.map_or("", |r| r.as_str()).as_bytes()),
     },
     Variable {
         name: ngx_string!("microcache_hydrate_status"),
-        value: |v| v.hydrate_status.as_bytes(),
+        shows: Shows::Value(|v| v.hydrate_status.as_bytes()),
     },
+    Variable { name: ngx_string!("microcache_cache_status"), shows: Shows::CacheStatus },
 ];
 
 /// Registers the variables; called in preconfiguration.
@@ -65,11 +79,21 @@ unsafe extern "C" fn get_variable(
     // SAFETY: nginx passes a valid request and value slot.
     let (r, v) = unsafe { (Request::from_ngx_http_request(r), &mut *v) };
     guard(r.log(), || {
-        let (Some(values), Some(variable)) = (values::of(r), VARIABLES.get(index)) else {
+        let Some(values) = values::of(r) else {
             ngx_log_error!(NGX_LOG_ERR, r.log(), "microcache: cannot compute the request's values");
             return Status::NGX_ERROR.into();
         };
-        let bytes = (variable.value)(&values);
+        let bytes = match VARIABLES.get(index).map(|v| &v.shows) {
+            Some(Shows::Value(value)) => value(&values),
+            Some(Shows::CacheStatus) => match cache_status(r, &values) {
+                Some(bytes) => bytes,
+                None => {
+                    v.set_not_found(1);
+                    return Status::NGX_OK.into();
+                }
+            },
+            None => return Status::NGX_ERROR.into(),
+        };
         v.data = bytes.as_ptr().cast_mut();
         v.set_len(bytes.len() as u32);
         v.set_valid(1);
@@ -77,4 +101,22 @@ unsafe extern "C" fn get_variable(
         v.set_not_found(0);
         Status::NGX_OK.into()
     })
+}
+
+/// `Cache-Status` from `$upstream_cache_status` (its numbers, as nginx names them), the skip
+/// reason, and whether the response is being stored; in pool memory. None without an upstream
+/// cache status.
+fn cache_status<'r>(r: &'r Request, values: &Values) -> Option<&'r [u8]> {
+    const NAMES: [&[u8]; 8] =
+        [b"MISS", b"BYPASS", b"EXPIRED", b"STALE", b"UPDATING", b"REVALIDATED", b"HIT", b"SCARCE"];
+    let raw = r.as_ref();
+    // SAFETY: the upstream, if any, lives in the request pool.
+    let u = unsafe { raw.upstream.as_ref()? };
+    let name = NAMES.get(usize::try_from(u.cache_status()).ok()?.checked_sub(1)?)?;
+    let stored = u.cacheable() != 0 && raw.cached() == 0;
+    let reason = values.skip.map_or("", |s| s.as_str()).as_bytes();
+    let status = microcache_core::cache_status::cache_status(name, reason, stored)?;
+    let buf = values::pool_bytes(raw.pool, status.len())?;
+    let len = status.write(buf);
+    Some(&buf[..len])
 }

@@ -27,7 +27,10 @@
 #   STAGING_NGINX_CONF_SRC (/etc/nginx)   where mime.types and fastcgi_params come from
 #   STAGING_HYDRATE (1)        WooCommerce carts from the cache (README): the opt-in of the
 #                              shipped vhost enabled in the copy, for the demo shop /shop.php;
-#                              0 runs the configuration exactly as shipped
+#                              0 runs the configuration exactly as shipped (the default when
+#                              STAGING_WWW is set: that document root has no demo shop)
+#   STAGING_WWW                a document root to serve as it is (scripts/wordpress/ serves a
+#                              WordPress this way); default: a fresh copy of staging/www
 #   STAGING_DETACH=1           start, wait until it answers, and return
 #   STAGING_TIMEOUT (20)       seconds to wait for startup / shutdown
 set -euo pipefail
@@ -61,6 +64,8 @@ php_children=${STAGING_PHP_CHILDREN:-4}
 nginx_conf_src=${STAGING_NGINX_CONF_SRC:-/etc/nginx}
 timeout=${STAGING_TIMEOUT:-20}
 hydrate=${STAGING_HYDRATE:-1}
+[ -z "${STAGING_WWW:-}" ] || hydrate=${STAGING_HYDRATE:-0}
+www=${STAGING_WWW:-$dir/www}
 
 nginx_pid="$dir/run/nginx.pid"
 fpm_pid="$dir/run/php-fpm.pid"
@@ -104,13 +109,22 @@ prepare() {
     why=$(reachable_dir "$dir" 2>&1) \
         || die "$why. Choose a STAGING_DIR that $WORKER_USER can enter, or leave it unset: staging then picks one."
 
+    if [ -n "${STAGING_WWW:-}" ]; then
+        why=$(reachable_dir "$www" 2>&1) || die "STAGING_WWW: $why"
+    fi
+
     # A fresh, empty cache each time, like the tmpfs after a reboot.
-    rm -rf "$dir/www" "$dir/microcache" "$dir/conf" "$dir/cache"
+    rm -rf "$dir/conf" "$dir/cache"
     mkdir -p "$dir"/{conf,logs,run,cache,tls,nginx}
-    cp -a "$repo/staging/www" "$dir/www"
+    if [ -z "${STAGING_WWW:-}" ]; then
+        rm -rf "$dir/www"
+        cp -a "$repo/staging/www" "$dir/www"
+        chmod -R a+rX "$dir/www"
+    fi
     # The cart state endpoint, and the stand-in store of carts the demo shop writes.
+    rm -rf "$dir/microcache"
     cp -a "$repo/deploy/woocommerce" "$dir/microcache"
-    chmod -R a+rX "$dir/www" "$dir/microcache"
+    chmod -R a+rX "$dir/microcache"
     mkdir -p "$dir/microcache/carts"
     chown "$WORKER_USER:$WORKER_GROUP" "$dir/microcache/carts"
 
@@ -124,7 +138,7 @@ prepare() {
 /dev/shm/nginx-cache $dir/cache
 /etc/letsencrypt/live/example.com/fullchain.pem $dir/tls/fullchain.pem
 /etc/letsencrypt/live/example.com/privkey.pem $dir/tls/privkey.pem
-/var/www/example.com $dir/www
+/var/www/example.com $www
 /var/www/microcache/ $dir/microcache/
 /run/php/php8.2-fpm.sock $dir/run/php-fpm.sock" \
         "$repo/staging/render-conf.sh" "$repo/conf" "$dir/conf"

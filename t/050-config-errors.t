@@ -138,7 +138,7 @@ zone "perip" in "microcache_purge" directive is not a fastcgi_cache_path or prox
 
 
 
-=== TEST 14: the keyless purge needs a prefix location
+=== TEST 14: the keyless purge needs a prefix or exact location
 --- http_config
     fastcgi_cache_path mc_cache keys_zone=mc:1m;
 --- config
@@ -147,7 +147,7 @@ zone "perip" in "microcache_purge" directive is not a fastcgi_cache_path or prox
     }
 --- must_die
 --- error_log
-"microcache_purge" without a key needs a prefix location such as "location /purge/"
+"microcache_purge" without a key needs a prefix or exact location such as "location /purge/"
 
 
 
@@ -355,3 +355,12 @@ GET /status
 --- error_code: 200
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 17: a Unicode class in a path regex says what to write instead
+--- config
+    microcache_bypass_uri ~^/\pL+/$;
+--- must_die
+--- error_log
+invalid regex "~^/\pL+/$" in "microcache_bypass_uri" directive, Unicode not allowed here: patterns match bytes as in nginx's PCRE, without Unicode: \d, \w, \s and \b are ASCII; write characters or byte ranges instead of \p{..}

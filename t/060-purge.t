@@ -65,10 +65,10 @@ __DATA__
  "!X-Cache"]
 --- response_body_like eval
 [qr/REQUEST_URI=\/site\/a\//, qr/REQUEST_URI=\/site\/a\//, qr/REQUEST_URI=\/site\/b\//,
- qr/\A\{"key":"httpGETlocalhost\/site\/a\/","purged":1\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/a\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/a\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/,
  qr/REQUEST_URI=\/site\/a\//, qr/REQUEST_URI=\/site\/b\//, qr/REQUEST_URI=\/site\/a\//,
- qr/\A\{"key":"httpGETlocalhost\/site\/a\/","purged":1\}\n\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/never\/","purged":0\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/a\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/a\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/never\/","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/site\/never\/","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
  qr/\A\/site\/a\/\n\/site\/b\/\n\/site\/a\/\n\z/]
 --- no_error_log
 [error]
@@ -89,30 +89,31 @@ __DATA__
 ["X-Cache: MISS", "X-Cache: MISS", "X-Cache: MISS", "", "X-Cache: MISS", "X-Cache: MISS", "", ""]
 --- response_body_like eval
 [qr/RUN=/, qr/RUN=/, qr/RUN=/,
- qr/\A\{"key":"\*","purged":3\}\n\z/,
+ qr/\A\{"key":"\*","mode":"hard","purged":3,"targets":\[\{"target":"\*","purged":3\}\],"index":"walk","elapsed_us":\d+\}\n\z/,
  qr/RUN=/, qr/RUN=/,
- qr/\A\{"key":"\*","purged":2\}\n\z/,
- qr/\A\{"key":"\*","purged":0\}\n\z/]
+ qr/\A\{"key":"\*","mode":"hard","purged":2,"targets":\[\{"target":"\*","purged":2\}\],"index":"walk","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"\*","mode":"hard","purged":0,"targets":\[\{"target":"\*","purged":0\}\],"index":"walk","elapsed_us":\d+\}\n\z/]
 --- no_error_log
 [error]
 [crit]
 
 
 
-=== TEST 3: only GET, HEAD and PURGE purge; HEAD answers without a body
+=== TEST 3: only GET, HEAD, PURGE and POST (a batch) purge; HEAD answers without a body
 --- config
 --- request eval
 ["GET /site/a/", "POST /purge/site/a/", "DELETE /purgeall", "PUT /p/site/a/",
  "HEAD /p/site/a/", "HEAD /p/site/a/", "GET /site/a/", "PURGE /p/site/a/", "GET /site/a/"]
 --- error_code eval
-[200, 405, 405, 405, 200, 404, 200, 200, 200]
+[200, 400, 405, 405, 200, 404, 200, 200, 200]
 --- response_headers eval
-["X-Cache: MISS", "Allow: GET, HEAD, PURGE", "Allow: GET, HEAD, PURGE", "Allow: GET, HEAD, PURGE",
+["X-Cache: MISS", "Content-Type: application/json", "Allow: GET, HEAD, PURGE, POST",
+ "Allow: GET, HEAD, PURGE, POST",
  "Content-Type: application/json", "Content-Type: application/json",
  "X-Cache: MISS", "Content-Type: application/json", "X-Cache: MISS"]
 --- response_body_like eval
-[qr/RUN=/, qr/405 Not Allowed/, qr/405 Not Allowed/, qr/405 Not Allowed/, qr/\A\z/, qr/\A\z/, qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/a\/","purged":1\}\n\z/, qr/RUN=/]
+[qr/RUN=/, qr/\A\{"error":"no purge target"\}\n\z/, qr/405 Not Allowed/, qr/405 Not Allowed/, qr/\A\z/, qr/\A\z/, qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/a\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/a\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/, qr/RUN=/]
 
 
 
@@ -131,10 +132,10 @@ __DATA__
 ["X-Cache: MISS", "X-Cache: HIT", "", "", "X-Cache: MISS", ""]
 --- response_body_like eval
 [qr/REQUEST_URI=\/site\/caf%C3%A9\/\?p=1\n/, qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/caf\xc3\xa9\/","purged":0\}\n\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","purged":1\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/caf\xc3\xa9\/","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/site\/caf\xc3\xa9\/","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/,
  qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","purged":1\}\n\z/]
+ qr/\A\{"key":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/caf%C3%A9\/\?p=1","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/]
 
 
 
@@ -154,9 +155,9 @@ __DATA__
  "", "X-Cache: MISS"]
 --- response_body_like eval
 [qr/RUN=/, qr/RUN=/, qr/RUN=/, qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/a\*","purged":3\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/a\*","mode":"hard","purged":3,"targets":\[\{"target":"httpGETlocalhost\/site\/a\*","purged":3\}\],"index":"walk","elapsed_us":\d+\}\n\z/,
  qr/RUN=/, qr/RUN=/, qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/b\*","purged":1\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/b\*","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/b\*","purged":1\}\],"index":"walk","elapsed_us":\d+\}\n\z/,
  qr/RUN=/]
 --- no_error_log
 [error]
@@ -178,10 +179,10 @@ __DATA__
 ["X-Cache: MISS", "", "", "", "", "X-Cache: HIT"]
 --- response_body_like eval
 [qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/","purged":0\}\n\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/\?\*","purged":0\}\n\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/\\"q\\"\\\\\\tx\\u0001","purged":0\}\n\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/x{3000}","purged":0\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/\?\*","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/site\/\?\*","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/\\"q\\"\\\\\\tx\\u0001","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/site\/\\"q\\"\\\\\\tx\\u0001","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/x{3000}","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/site\/x{3000}","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/,
  qr/RUN=/]
 --- no_error_log
 [error]
@@ -225,7 +226,7 @@ __DATA__
 --- response_headers eval
 ["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS"]
 --- response_body_like eval
-[qr/backend/, qr/backend/, qr/\A\{"key":"t1:\/front\/x","purged":1\}\n\z/, qr/backend/]
+[qr/backend/, qr/backend/, qr/\A\{"key":"t1:\/front\/x","mode":"hard","purged":1,"targets":\[\{"target":"t1:\/front\/x","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/, qr/backend/]
 
 
 
@@ -239,8 +240,8 @@ __DATA__
 ["X-Cache: MISS", "X-Cache: MISS", "X-Cache: HIT", "X-Cache: HIT", "", "X-Cache: MISS", ""]
 --- response_body_like eval
 [qr/RUN=/, qr/\A\z/, qr/RUN=/, qr/\A\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":2\}\n\z/, qr/\A\z/,
- qr/\A\{"key":"httpGETlocalhost\/site\/h\/","purged":1\}\n\z/]
+ qr/\A\{"key":"httpGETlocalhost\/site\/h\/","mode":"hard","purged":2,"targets":\[\{"target":"httpGETlocalhost\/site\/h\/","purged":2\}\],"index":"none","elapsed_us":\d+\}\n\z/, qr/\A\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/h\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/h\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/]
 
 
 
@@ -257,7 +258,7 @@ WordPress links a non-ASCII slug with lower-case escapes; its HTTP client purges
 ["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS"]
 --- response_body_like eval
 [qr/REQUEST_URI=\/site\/%D0%BF%D1%80\/\n/, qr/RUN=/,
- qr/\A\{"key":"httpGETlocalhost\/site\/%D0%BF%D1%80\/","purged":1\}\n\z/,
+ qr/\A\{"key":"httpGETlocalhost\/site\/%D0%BF%D1%80\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/site\/%D0%BF%D1%80\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/,
  qr/RUN=/]
 --- no_error_log
 [error]
@@ -270,7 +271,7 @@ WordPress links a non-ASCII slug with lower-case escapes; its HTTP client purges
 GET /purge/site/none/
 --- error_code: 404
 --- error_log eval
-qr/\[info\] .*microcache: purge of "httpGETlocalhost\/site\/none\/": 0 entries in \d+ us/
+qr/\[info\] .*microcache: hard purge of "httpGETlocalhost\/site\/none\/": 0 entries in \d+ us \(index: none\)/
 --- no_error_log
 [error]
 
@@ -296,6 +297,31 @@ qr/microcache: query "utm_source=x&p=1" -> "p=1", stripped "utm_source=x", skip 
 GET /p/site/a/?p=1
 --- error_code: 404
 --- error_log eval
-qr/microcache: purge "httpGETlocalhost\/site\/a\/\?p=1"/
+qr/microcache: hard purge "httpGETlocalhost\/site\/a\/\?p=1"/
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: the keyless form in an exact location: /purge alone purges the home page
+Nginx Helper requests /purge, without a slash, for the home page.
+--- config
+    location = / {
+        try_files /nonexistent /echo.php?$args;
+    }
+    location = /purge {
+        microcache_purge mc;
+    }
+--- request eval
+["GET /", "GET /", "GET /purge", "GET /", "GET /purge?x=1"]
+--- error_code eval
+[200, 200, 200, 200, 404]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS", ""]
+--- response_body_like eval
+[qr/REQUEST_URI=\/\n/, qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/","mode":"hard","purged":1,"targets":\[\{"target":"httpGETlocalhost\/","purged":1\}\],"index":"none","elapsed_us":\d+\}\n\z/,
+ qr/RUN=/,
+ qr/\A\{"key":"httpGETlocalhost\/\?x=1","mode":"hard","purged":0,"targets":\[\{"target":"httpGETlocalhost\/\?x=1","purged":0\}\],"index":"none","elapsed_us":\d+\}\n\z/]
 --- no_error_log
 [error]

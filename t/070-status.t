@@ -67,9 +67,8 @@ __DATA__
 --- response_body eval
 [qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/,
  qr/backend/, qr/backend/, qr/backend/, qr/purged/, qr/purged/,
- '{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1}
-',
- '# HELP microcache_requests_total Requests in a microcache on scope.
+ qr/\A\Q{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1,"purged_by":{"key":{"hard":1,"soft":0},"prefix":{"hard":0,"soft":0},"tag":{"hard":0,"soft":0},"zone":{"hard":0,"soft":0}},"purge_latency_us":{"buckets":{"100":\E\d+,.*,"\+Inf":2\},"sum":\d+,"count":2\},"indexes":\{\}\}\n\z/s,
+ qr/\A\Q# HELP microcache_requests_total Requests in a microcache on scope.
 # TYPE microcache_requests_total counter
 microcache_requests_total 10
 # HELP microcache_rewritten_total Requests whose query string was rewritten.
@@ -96,7 +95,20 @@ microcache_purges_total{result="failed"} 0
 # HELP microcache_purged_entries_total Cache entries removed by purges.
 # TYPE microcache_purged_entries_total counter
 microcache_purged_entries_total 1
-']
+# HELP microcache_purged_by_kind_total Cache entries purged, by what selected them and mode.
+# TYPE microcache_purged_by_kind_total counter
+microcache_purged_by_kind_total{kind="key",mode="hard"} 1
+microcache_purged_by_kind_total{kind="key",mode="soft"} 0
+microcache_purged_by_kind_total{kind="prefix",mode="hard"} 0
+microcache_purged_by_kind_total{kind="prefix",mode="soft"} 0
+microcache_purged_by_kind_total{kind="tag",mode="hard"} 0
+microcache_purged_by_kind_total{kind="tag",mode="soft"} 0
+microcache_purged_by_kind_total{kind="zone",mode="hard"} 0
+microcache_purged_by_kind_total{kind="zone",mode="soft"} 0
+# HELP microcache_purge_duration_seconds Server time of purge requests.
+# TYPE microcache_purge_duration_seconds histogram
+\E(?:microcache_purge_duration_seconds_bucket\{le="[0-9.]+"\} \d+\n)+\Qmicrocache_purge_duration_seconds_bucket{le="+Inf"} 2
+\Emicrocache_purge_duration_seconds_sum [0-9.]+\nmicrocache_purge_duration_seconds_count 2\n(?:# (?:HELP|TYPE) microcache_index_\w+ .*\n)+\z/s]
 --- no_error_log
 [error]
 

@@ -4,8 +4,25 @@
 # Enable:  ln -s ../sites-available/example.com /etc/nginx/sites-enabled/
 #          rm /etc/nginx/sites-enabled/default   (its default_server clashes
 #                                                 with the catch-all below)
-# Replace example.com with the site's name (server_name, certificate paths,
-# root) and check with `nginx -t` before `systemctl reload nginx`.
+# Replace example.com with the site's name (cache zone and directory,
+# server_name, certificate paths, root) and check with `nginx -t` before
+# `systemctl reload nginx`.
+
+# --- This site's micro-cache --------------------------------------------------
+# One zone and one directory per site, so that purging this site's whole cache
+# (PURGE /purgeall below, or Nginx Helper deleting the files under its
+# RT_WP_NGINX_HELPER_CACHE_PATH, which must be this directory) leaves other
+# sites' pages alone. On tmpfs: a hit is a page-cache read, never disk I/O.
+# The directory is inside a dedicated size-capped tmpfs (deploy/fstab,
+# /dev/shm/nginx-cache), so the cache cannot eat the RAM other /dev/shm users
+# need; max_size stays below that tmpfs size so the cache manager evicts
+# before writes fail (with several sites, their max_size add up: split it).
+# keys_zone: 1 MB holds about 8000 keys, so 100m indexes ~800k pages.
+# inactive: entries nobody asked for in 60 minutes are removed even when
+# still valid. use_temp_path=off: responses are written straight into the
+# cache directory (same filesystem) instead of being copied from a temp dir.
+fastcgi_cache_path /dev/shm/nginx-cache/example.com levels=1:2
+	keys_zone=example.com:100m max_size=900m inactive=60m use_temp_path=off;
 
 # --- Catch-all: refuse host names this machine does not serve --------------
 # backlog: nginx's default accept queue on Linux is 511; raise it to match
@@ -84,11 +101,12 @@ server {
 	# them only if nothing on the site reads them, or referrals are lost.
 
 	# One cache entry per page whatever the order of its arguments:
-	# ?color=red&size=m and ?size=m&color=red share one entry. The sort is
-	# stable (a[]=1&a[]=2 keeps its order) and PHP's $_GET does not depend on
-	# the order. Only code that verifies a signature over the raw
-	# QUERY_STRING cares; switch it off in that endpoint's location with
-	# "microcache_sort_args off;".
+	# ?color=red&size=m and ?size=m&color=red share one entry. Arguments are
+	# sorted by the name PHP gives them, stably: names PHP reads as one
+	# (a[]=1&a[]=2, or a_b=2&a.b=1, where the last one wins) keep their order,
+	# so PHP's $_GET holds the same values; only the order of its keys
+	# changes. Code that verifies a signature over the raw QUERY_STRING cares;
+	# switch it off in that endpoint's location with "microcache_sort_args off;".
 	microcache_sort_args on;
 
 	# When not to use the cache: logged-in users, carts, admin, previews.
@@ -98,8 +116,56 @@ server {
 	# snippets/microcache-wordpress.conf. Visitors with a cart then get the
 	# cached page with the mini-cart filled in by nginx.
 	#include snippets/microcache-hydrate-cart.conf;
-	# Purge (WordPress Nginx Helper) and status endpoints, loopback only.
+	# Status endpoints, loopback only.
 	include snippets/microcache-admin.conf;
+
+	# --- Purging (WordPress Nginx Helper), loopback only ---
+	# Nginx Helper requests https://<site>/purge/<path> for each page, and
+	# /purge for the home page ("Using a GET request to PURGE/url"), and
+	# "PURGE /purgeall" for "Purge Entire Cache" with its torden method; its
+	# other methods delete the files under RT_WP_NGINX_HELPER_CACHE_PATH
+	# (define it in wp-config.php as this site's cache directory, above). It
+	# connects to the address the site's name resolves to: map the name to
+	# 127.0.0.1 in /etc/hosts on this machine (or add the server's own public
+	# address to the allow lists below). Every purge is in the access log, and
+	# the module's line (target, entries purged, time) in the error log.
+	#
+	# One page: GET or PURGE /purge/<path>[?query]. Without a KEY argument the
+	# module builds the key exactly as $microcache_key is built for a GET (and
+	# a HEAD) of /<path>?query: raw (percent-encoded) path bytes and the
+	# normalised query, so non-ASCII slugs and URLs carrying tracking
+	# parameters purge correctly. 200 + JSON when something was purged, 404
+	# when nothing was cached. "^~": no regex location (such as \.php$) may
+	# take /purge/... away.
+	location ^~ /purge/ {
+		allow 127.0.0.1;
+		allow ::1;
+		deny all;
+		error_log /var/log/nginx/error.log info;
+		microcache_purge example.com;
+	}
+	# The home page: /purge alone (and /purge?query).
+	location = /purge {
+		allow 127.0.0.1;
+		allow ::1;
+		deny all;
+		error_log /var/log/nginx/error.log info;
+		microcache_purge example.com;
+	}
+	# The classic ngx_cache_purge form, equivalent for plain ASCII paths (the
+	# capture is the decoded path, without the query):
+	#location ~ ^/purge(/.*)$ {
+	#	allow 127.0.0.1; allow ::1; deny all;
+	#	microcache_purge example.com "${scheme}GET$host$1";
+	#}
+	# Everything this site cached (its zone): PURGE /purgeall.
+	location = /purgeall {
+		allow 127.0.0.1;
+		allow ::1;
+		deny all;
+		error_log /var/log/nginx/error.log info;
+		microcache_purge example.com "*";
+	}
 
 	# --- Locations ---
 	# WordPress pretty permalinks: files, directories, else the front controller.
@@ -123,6 +189,7 @@ server {
 		# /uploads/x.jpg/y.php that it might "fix" into running x.jpg.
 		try_files $uri =404;
 		include snippets/fastcgi-microcache.conf;
+		fastcgi_cache example.com;
 	}
 
 	# Static assets straight from disk (the open file cache), long-lived.

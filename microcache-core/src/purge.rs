@@ -96,12 +96,17 @@ pub fn stored_key(head: &[u8], header_size: usize, header_start: usize) -> Optio
 /// For `microcache_purge ZONE;` in `location /purge/`: the raw path of the page to purge, i.e.
 /// what follows the location's prefix in the raw request path (`/purge/a%20b` gives `/a%20b`).
 ///
+/// Nothing after the prefix (`/purge` in `location = /purge`, which Nginx Helper requests for the
+/// home page) is the home page, `/`.
+///
 /// `None` when the raw path does not literally start with the prefix (it matched only after
-/// decoding) or nothing path-like follows it.
+/// decoding) or something other than a path follows it (`/purgeall` after `/purge`).
 pub fn keyless_target<'p>(location: &[u8], raw_path: &'p [u8]) -> Option<&'p [u8]> {
     let prefix = location.strip_suffix(b"/").unwrap_or(location);
-    let rest = raw_path.strip_prefix(prefix)?;
-    rest.starts_with(b"/").then_some(rest)
+    match raw_path.strip_prefix(prefix)? {
+        b"" => Some(b"/"),
+        rest => rest.starts_with(b"/").then_some(rest),
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +156,8 @@ mod tests {
         assert_eq!(keyless_target(b"/purge", b"/purge/x%20y"), Some(&b"/x%20y"[..]));
         assert_eq!(keyless_target(b"/purge/", b"/pur%67e/a"), None);
         assert_eq!(keyless_target(b"/purge", b"/purgeall"), None);
+        assert_eq!(keyless_target(b"/purge", b"/purge"), Some(&b"/"[..]));
+        assert_eq!(keyless_target(b"/purge/", b"/purge"), Some(&b"/"[..]));
+        assert_eq!(keyless_target(b"/purge", b"/purg%65"), None);
     }
 }

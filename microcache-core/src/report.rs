@@ -148,6 +148,9 @@ pub enum IndexUse {
     Used,
     /// By walking the cache directory (no index, or it is rebuilding or overflowed).
     Walk,
+    /// Neither: without an index, a page's entries are removed by the names their keys hash
+    /// to.
+    None,
 }
 
 impl IndexUse {
@@ -155,6 +158,7 @@ impl IndexUse {
         match self {
             IndexUse::Used => "used",
             IndexUse::Walk => "walk",
+            IndexUse::None => "none",
         }
     }
 }

@@ -82,6 +82,10 @@ fn is_cache_module(cf: &ngx_conf_t, tag: *mut c_void) -> bool {
 pub struct FileCache(&'static ngx_http_file_cache_t);
 
 impl FileCache {
+    pub fn of(cache: &'static ngx_http_file_cache_t) -> FileCache {
+        FileCache(cache)
+    }
+
     pub fn raw(&self) -> &'static ngx_http_file_cache_t {
         self.0
     }

@@ -6,7 +6,7 @@ use core::fmt;
 
 use nginx_sys::{
     ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
-    ngx_http_complex_value_t, ngx_int_t, ngx_str_t, NGX_LOG_EMERG,
+    ngx_http_complex_value_t, ngx_str_t, NGX_LOG_EMERG,
 };
 use ngx::core::{Pool, Status, NGX_CONF_ERROR};
 use ngx::ngx_conf_log_error;
@@ -70,7 +70,7 @@ pub fn compile_complex_value(
     };
     // SAFETY: ccv is fully initialised and points at live configuration memory.
     let rc = unsafe { ngx_http_compile_complex_value(&mut ccv) };
-    if rc != ngx_int_t::from(Status::NGX_OK) {
+    if rc != Status::NGX_OK.0 {
         return None;
     }
     // SAFETY: on success nginx filled the zeroed, pool-allocated complex value.

@@ -11,7 +11,7 @@ use crate::cache::CacheZone;
 pub enum PurgeKey {
     /// The complex value KEY (`"$scheme$request_method$host$1"`).
     Given(&'static ngx_http_complex_value_t),
-    /// The keyless form: the key of a `GET` of the URI that follows this location prefix.
+    /// The keyless form: the key of a `GET` of the URI that follows this location's name.
     AfterPrefix(&'static [u8]),
 }
 
@@ -33,8 +33,8 @@ impl PurgeConf {
         } else {
             PurgeKey::AfterPrefix(location_prefix(cf).ok_or_else(|| {
                 format!(
-                    "\"{directive}\" without a key needs a prefix location such as \"location \
-                     /purge/\"; give the key explicitly in other locations"
+                    "\"{directive}\" without a key needs a prefix or exact location such as \
+                     \"location /purge/\"; give the key explicitly in other locations"
                 )
             })?)
         };
@@ -48,13 +48,14 @@ impl PurgeConf {
     }
 }
 
-/// The prefix of the location being parsed, if it is a plain prefix location.
+/// The name of the location being parsed, if it is a prefix or exact location (not a regex or
+/// named one).
 fn location_prefix(cf: &ngx_conf_t) -> Option<&'static [u8]> {
     let clcf: &ngx_http_core_loc_conf_t = NgxHttpCoreModule::location_conf(cf)?;
     #[cfg(ngx_feature = "pcre")]
     let regex = !clcf.regex.is_null();
     #[cfg(not(ngx_feature = "pcre"))]
     let regex = false;
-    let plain = !regex && clcf.named() == 0 && clcf.exact_match() == 0 && clcf.name.len > 0;
+    let plain = !regex && clcf.named() == 0 && clcf.name.len > 0;
     plain.then(|| clcf.name.as_bytes())
 }

@@ -6,8 +6,8 @@
 use microcache_core::hydrate::{html_charset, PlanUse, Rewriter, UnsupportedCharset};
 use nginx_sys::{
     ngx_chain_t, ngx_conf_t, ngx_http_output_body_filter_pt, ngx_http_output_header_filter_pt,
-    ngx_http_request_t, ngx_http_top_body_filter, ngx_http_top_header_filter, ngx_int_t,
-    NGX_ERROR, NGX_HTTP_OK, NGX_LOG_WARN,
+    ngx_http_request_t, ngx_http_top_body_filter, ngx_http_top_header_filter, ngx_int_t, NGX_ERROR,
+    NGX_HTTP_OK, NGX_LOG_WARN,
 };
 use ngx::http::{HttpModuleLocationConf, Request};
 use ngx::{ngx_log_debug_http, ngx_log_error};

@@ -10,8 +10,9 @@ use core::ptr;
 
 use microcache_core::hydrate::{Rewriter, Summary};
 use nginx_sys::{
-    ngx_alloc_chain_link, ngx_buf_t, ngx_chain_add_copy, ngx_chain_get_free_buf, ngx_chain_t, ngx_chain_update_chains,
-    ngx_http_request_t, ngx_int_t, ngx_palloc, ngx_pcalloc, ngx_pool_t, ngx_read_file, off_t, NGX_ERROR,
+    ngx_alloc_chain_link, ngx_buf_t, ngx_chain_add_copy, ngx_chain_get_free_buf, ngx_chain_t,
+    ngx_chain_update_chains, ngx_http_request_t, ngx_int_t, ngx_palloc, ngx_pcalloc, ngx_pool_t,
+    ngx_read_file, off_t, NGX_ERROR,
 };
 use ngx::core::Status;
 
@@ -114,7 +115,13 @@ impl Stream {
                 rc = unsafe { next(r, self.out) };
                 // SAFETY: our chains, from the request pool.
                 unsafe {
-                    ngx_chain_update_chains(pool, &mut self.free, &mut self.busy, &mut self.out, tag())
+                    ngx_chain_update_chains(
+                        pool,
+                        &mut self.free,
+                        &mut self.busy,
+                        &mut self.out,
+                        tag(),
+                    )
                 };
                 flush = false;
                 if rc == NGX_ERROR as ngx_int_t {

@@ -1,45 +1,78 @@
-//! The answer to a purge: `200` with what was purged, `404` when nothing was, `500` on an I/O
-//! error; counted, and logged at `info`.
+//! The answer to a purge: `200` with the JSON summary when something was purged, `404` when
+//! nothing was, `500` on an I/O error; counted, and logged at `info`.
 
 use std::io;
-use std::time::Instant;
+use std::time::Duration;
 
-use microcache_core::report::{purge_response, PurgeOutcome};
+use microcache_core::batch::PurgeMode;
+use microcache_core::report::{purge_summary, IndexUse, PurgeOutcome, TargetResult};
 use nginx_sys::{ngx_int_t, NGX_LOG_INFO};
 use ngx::http::{HTTPStatus, HttpModuleMainConf, Request};
 use ngx::ngx_log_error;
 
+use super::target::Target;
 use crate::counters;
 use crate::respond::{internal_error, send};
 use crate::HttpMicrocacheModule;
 
-pub fn answer(
-    r: &mut Request,
-    shown: &[u8],
-    started: Instant,
-    result: io::Result<u64>,
-) -> ngx_int_t {
-    let elapsed = started.elapsed().as_micros();
-    let (outcome, purged) = match &result {
-        Ok(0) => (PurgeOutcome::NotFound, 0),
-        Ok(n) => (PurgeOutcome::Purged, *n),
-        Err(_) => (PurgeOutcome::Failed, 0),
+/// How a purge went.
+pub struct Outcome<'a> {
+    /// A single page or key purge names its key.
+    pub key: Option<&'a [u8]>,
+    pub mode: PurgeMode,
+    /// Each target and the entries it purged.
+    pub targets: Vec<(&'a Target, u64)>,
+    pub index: IndexUse,
+    pub elapsed: Duration,
+    pub result: io::Result<()>,
+}
+
+pub fn answer(r: &mut Request, outcome: &Outcome<'_>) -> ngx_int_t {
+    let elapsed_us = u64::try_from(outcome.elapsed.as_micros()).unwrap_or(u64::MAX);
+    let purged: u64 = outcome.targets.iter().map(|(_, n)| n).sum();
+    let result = match (&outcome.result, purged) {
+        (Err(_), _) => PurgeOutcome::Failed,
+        (Ok(()), 0) => PurgeOutcome::NotFound,
+        (Ok(()), _) => PurgeOutcome::Purged,
     };
     if let Some(c) = HttpMicrocacheModule::main_conf(r).and_then(|m| counters::get(m.counters)) {
-        c.purge(outcome, purged);
+        let by_kind = outcome.targets.iter().map(|(t, n)| (t.kind(), *n));
+        c.purge(result, outcome.mode, by_kind, elapsed_us);
     }
-    if let Err(e) = result {
-        return internal_error(
-            r,
-            format_args!("purge of \"{}\" failed: {e}", shown.escape_ascii()),
-        );
+    let shown: Vec<&[u8]> = outcome.targets.iter().map(|(t, _)| t.shown.as_slice()).collect();
+    if let Err(e) = &outcome.result {
+        return internal_error(r, format_args!("purge of {} failed: {e}", Shown(&shown)));
     }
     ngx_log_error!(
         NGX_LOG_INFO,
         r.log(),
-        "microcache: purge of \"{}\": {purged} entries in {elapsed} us",
-        shown.escape_ascii()
+        "microcache: {} purge of {}: {purged} entries in {elapsed_us} us (index: {})",
+        outcome.mode.as_str(),
+        Shown(&shown),
+        outcome.index.as_str()
     );
+    let targets: Vec<TargetResult<'_>> = outcome
+        .targets
+        .iter()
+        .map(|(t, n)| TargetResult { target: &t.shown, purged: *n })
+        .collect();
+    let body = purge_summary(outcome.key, outcome.mode, &targets, outcome.index, elapsed_us);
     let status = if purged > 0 { HTTPStatus::OK } else { HTTPStatus::NOT_FOUND };
-    send(r, status, "application/json", &purge_response(shown, purged))
+    send(r, status, "application/json", &body)
+}
+
+/// The targets for the log: quoted, escaped, the first few.
+struct Shown<'a>(&'a [&'a [u8]]);
+
+impl core::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, target) in self.0.iter().take(3).enumerate() {
+            let comma = if i > 0 { ", " } else { "" };
+            write!(f, "{comma}\"{}\"", target.escape_ascii())?;
+        }
+        match self.0.len() {
+            n if n > 3 => write!(f, " and {} more", n - 3),
+            _ => Ok(()),
+        }
+    }
 }

@@ -1,60 +1,208 @@
-//! `microcache_purge`: the content handler. It resolves the request's [`target`], removes one
-//! key at once or starts a [`walk`] of the cache directory, and [`answer`]s.
+//! `microcache_purge`: the content handler. It reads what the request asks for — a page or key
+//! (`GET`, `HEAD`, `PURGE`), the tags of a tag header (`PURGE`, `POST`), or a batch body
+//! (`POST`) — as [`target`]s, carries the purge out in a [`job`], and [`answer`]s.
 
 mod answer;
+mod job;
 mod target;
-mod walk;
 
-use std::time::Instant;
+use core::ptr;
+use std::os::unix::fs::FileExt;
 
-use nginx_sys::{ngx_http_request_t, ngx_int_t};
+use microcache_core::batch::{parse_batch, BatchError, PurgeMode, MAX_BATCH_BODY};
+use nginx_sys::{
+    ngx_buf_t, ngx_chain_t, ngx_file_t, ngx_http_finalize_request,
+    ngx_http_read_client_request_body, ngx_http_request_t, ngx_int_t, NGX_HTTP_SPECIAL_RESPONSE,
+};
 use ngx::core::Status;
-use ngx::http::{HTTPStatus, HttpModuleLocationConf, Request};
+use ngx::http::{HTTPStatus, HttpModuleLocationConf, HttpModuleMainConf, Request};
 use ngx::ngx_log_debug_http;
 
-use self::answer::answer;
-use self::target::Scope;
-use crate::conf::Content;
+use self::job::Purge;
+use self::target::Target;
+use crate::conf::purge::PurgeConf;
+use crate::conf::{Content, Settings};
 use crate::guard::guard;
-use crate::respond::{internal_error, method_is, not_allowed};
+use crate::request::facts::headers;
+use crate::respond::{internal_error, method_is, not_allowed, send};
 use crate::HttpMicrocacheModule;
+
+const MODE_HEADER: &[u8] = b"microcache-purge-mode";
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx passes a valid request to content handlers.
     let r = unsafe { Request::from_ngx_http_request(r) };
     guard(r.log(), || {
-        if !method_is(r, &[b"GET", b"HEAD", b"PURGE"]) {
-            return not_allowed(r, "GET, HEAD, PURGE");
+        if !method_is(r, &[b"GET", b"HEAD", b"PURGE", b"POST"]) {
+            return not_allowed(r, "GET, HEAD, PURGE, POST");
+        }
+        let Some((conf, settings)) = location(r) else {
+            return internal_error(r, format_args!("no purge configuration here"));
+        };
+        let mode = match mode(r, settings) {
+            Ok(mode) => mode,
+            Err(()) => {
+                return bad_request(r, "the Microcache-Purge-Mode header must be hard or soft")
+            }
+        };
+        let tagged = method_is(r, &[b"PURGE", b"POST"]);
+        let tags =
+            if tagged { target::of_tag_headers(r, &settings.tag_headers) } else { Vec::new() };
+        if method_is(r, &[b"POST"]) && tags.is_empty() {
+            // SAFETY: read_batch is called once the body is read, with this request.
+            let rc = unsafe { ngx_http_read_client_request_body(r.as_mut(), Some(read_batch)) };
+            if rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+                return rc;
+            }
+            return Status::NGX_DONE.into();
         }
         let rc = r.discard_request_body();
         if rc != Status::NGX_OK {
             return rc.into();
         }
-        let conf = match HttpMicrocacheModule::location_conf(r).and_then(|l| l.content.as_ref()) {
-            Some(Content::Purge(conf)) => conf,
-            _ => return internal_error(r, format_args!("no purge configuration here")),
-        };
-        let Some(cache) = conf.zone.and_then(|z| z.cache()) else {
-            return internal_error(r, format_args!("the purge's cache zone is not configured"));
-        };
-        let target = match target::of(r, conf) {
-            Ok(Some(target)) => target,
-            Ok(None) => return HTTPStatus::BAD_REQUEST.0 as ngx_int_t,
-            Err(why) => return internal_error(r, format_args!("{why}")),
-        };
-        ngx_log_debug_http!(r, "microcache: purge \"{}\"", target.shown.escape_ascii());
-        let started = Instant::now();
-        let Scope::Keys(keys) = &target.scope else {
-            return walk::start(r, cache, target, started);
-        };
-        let mut purged = 0;
-        for key in keys {
-            let hash = microcache_core::purge::key_hash(key);
-            match cache.remove(&hash, &cache.file_path(&hash)) {
-                Ok(removed) => purged += u64::from(removed),
-                Err(e) => return answer(r, &target.shown, started, Err(e)),
-            }
+        if !tags.is_empty() {
+            return start(r, conf, settings, mode, tags, None);
         }
-        answer(r, &target.shown, started, Ok(purged))
+        match target::of_location(r, conf) {
+            Ok(Some(target)) => {
+                let key = target.shown.clone();
+                start(r, conf, settings, mode, vec![target], Some(key))
+            }
+            Ok(None) => HTTPStatus::BAD_REQUEST.0 as ngx_int_t,
+            Err(why) => internal_error(r, format_args!("{why}")),
+        }
     })
+}
+
+/// The purge configuration and settings of the request's location.
+fn location(r: &Request) -> Option<(&'static PurgeConf, &'static Settings)> {
+    let lcf = HttpMicrocacheModule::location_conf(r)?;
+    match (&lcf.content, lcf.settings()) {
+        (Some(Content::Purge(conf)), Some(settings)) => Some((conf, settings)),
+        _ => None,
+    }
+}
+
+/// The request's `Microcache-Purge-Mode`, else the location's `microcache_purge_mode`.
+fn mode(r: &Request, settings: &Settings) -> Result<PurgeMode, ()> {
+    match headers(r.as_ref()).find(|(name, _)| *name == MODE_HEADER) {
+        Some((_, value)) => PurgeMode::parse(value).ok_or(()),
+        None => Ok(settings.purge_mode),
+    }
+}
+
+fn bad_request(r: &mut Request, why: &str) -> ngx_int_t {
+    let mut body = String::from("{\"error\":\"");
+    microcache_core::report::json_escape_into(&mut body, why.as_bytes());
+    body.push_str("\"}\n");
+    send(r, HTTPStatus::BAD_REQUEST, "application/json", &body)
+}
+
+fn start(
+    r: &mut Request,
+    conf: &PurgeConf,
+    settings: &Settings,
+    mode: PurgeMode,
+    targets: Vec<Target>,
+    key: Option<Vec<u8>>,
+) -> ngx_int_t {
+    let Some(cache) = conf.zone.and_then(|z| z.cache()) else {
+        return internal_error(r, format_args!("the purge's cache zone is not configured"));
+    };
+    let index = HttpMicrocacheModule::main_conf(r)
+        .and_then(|m| m.indexes.iter().find(|i| i.indexes(&cache)));
+    for target in &targets {
+        ngx_log_debug_http!(
+            r,
+            "microcache: {} purge \"{}\"",
+            mode.as_str(),
+            target.shown.escape_ascii()
+        );
+    }
+    let purge =
+        Purge { cache, index, mode, targets, key, tag_headers: settings.tag_headers.clone() };
+    job::start(r, purge)
+}
+
+/// Called when a batch body is read: parses it and starts the purge.
+unsafe extern "C" fn read_batch(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx passes the request whose body it read.
+    let req = unsafe { Request::from_ngx_http_request(r) };
+    let rc = guard(req.log(), || {
+        let Some((conf, settings)) = location(req) else {
+            return internal_error(req, format_args!("no purge configuration here"));
+        };
+        let body = match body_bytes(req) {
+            Ok(body) => body,
+            Err(Some(e)) => return internal_error(req, format_args!("cannot read the batch: {e}")),
+            Err(None) => {
+                let e = BatchError::TooLarge { len: MAX_BATCH_BODY + 1 };
+                return send(
+                    req,
+                    HTTPStatus::from_u16(e.status()).unwrap_or(HTTPStatus::BAD_REQUEST),
+                    "application/json",
+                    &e.to_json(),
+                );
+            }
+        };
+        let lines = match parse_batch(&body) {
+            Ok(lines) => lines,
+            Err(e) => {
+                let status = HTTPStatus::from_u16(e.status()).unwrap_or(HTTPStatus::BAD_REQUEST);
+                return send(req, status, "application/json", &e.to_json());
+            }
+        };
+        let targets = target::of_batch(req, &lines, settings);
+        let mode = match mode(req, settings) {
+            Ok(mode) => mode,
+            Err(()) => {
+                return bad_request(req, "the Microcache-Purge-Mode header must be hard or soft")
+            }
+        };
+        start(req, conf, settings, mode, targets, None)
+    });
+    // SAFETY: the body handler ends with finalizing, which drops the body's reference.
+    unsafe { ngx_http_finalize_request(r, rc) };
+}
+
+/// The request body, from memory or from its temporary file. `Err(None)` when it is over
+/// [`MAX_BATCH_BODY`].
+fn body_bytes(r: &Request) -> Result<Vec<u8>, Option<std::io::Error>> {
+    let mut body = Vec::new();
+    // SAFETY: once read, the request body and its chain live in the request pool.
+    let mut chain: *const ngx_chain_t =
+        unsafe { r.as_ref().request_body.as_ref() }.map_or(ptr::null(), |b| b.bufs);
+    // SAFETY: each link of the chain and its buffer are valid.
+    while let Some(link) = unsafe { chain.as_ref() } {
+        // SAFETY: as above.
+        let b: &ngx_buf_t = unsafe { &*link.buf };
+        let len = if b.in_file() != 0 {
+            (b.file_last - b.file_pos) as usize
+        } else {
+            b.last as usize - b.pos as usize
+        };
+        if body.len() + len > MAX_BATCH_BODY {
+            return Err(None);
+        }
+        let at = body.len();
+        body.resize(at + len, 0);
+        if b.in_file() != 0 {
+            // SAFETY: a file buffer's file is open while the request body is.
+            let file: &ngx_file_t = unsafe { &*b.file };
+            read_file_part(file.fd, b.file_pos as u64, &mut body[at..]).map_err(Some)?;
+        } else if len > 0 {
+            // SAFETY: an in-memory buffer holds len bytes from pos.
+            body[at..].copy_from_slice(unsafe { core::slice::from_raw_parts(b.pos, len) });
+        }
+        chain = link.next;
+    }
+    Ok(body)
+}
+
+/// Reads a part of nginx's open temporary file, without taking its descriptor over.
+fn read_file_part(fd: i32, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the descriptor is nginx's and stays open; ManuallyDrop never closes it.
+    let file = core::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    file.read_exact_at(out, offset)
 }

@@ -45,7 +45,8 @@ if [ ! -s "$tls/fullchain.pem" ] || [ ! -s "$tls/privkey.pem" ]; then
     chmod 600 "$tls/privkey.pem"
 fi
 
-mkdir -p /run/php
+# The cache tmpfs (deploy/fstab's mount point); nginx makes the site's directory in it.
+mkdir -p /run/php /dev/shm/nginx-cache
 php-fpm8.2 -t 2>&1
 nginx -t 2>&1
 

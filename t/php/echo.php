@@ -15,6 +15,8 @@
 //   ORIGIN_LOG         path of a file to which one line, the REQUEST_URI, is
 //                      appended per execution (counts origin hits)
 //   ORIGIN_SET_COOKIE  when non-empty, the response carries Set-Cookie: origin=1
+//   ORIGIN_HEADER      when non-empty, a response header line sent as it is
+//                      ("Surrogate-Key: post-1 home"); ORIGIN_HEADER2 a second one
 
 $json_flags = JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE;
 
@@ -29,6 +31,12 @@ if ($log !== '') {
 
 if (($_SERVER['ORIGIN_SET_COOKIE'] ?? '') !== '') {
     header('Set-Cookie: origin=1');
+}
+
+foreach (['ORIGIN_HEADER', 'ORIGIN_HEADER2'] as $param) {
+    if (($_SERVER[$param] ?? '') !== '') {
+        header($_SERVER[$param], false);
+    }
 }
 
 header('Content-Type: text/plain');

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# WordPress's Nginx Helper plugin against the shipped configuration, acting as a site owner:
+# for each purge method the plugin offers, edit two posts (one with a Cyrillic slug) through
+# the REST API as the block editor does, approve a visitor's comment, change the site title and
+# press "Purge Entire Cache" on the plugin's settings page. After each, read every page a
+# visitor could be shown the old content on, and print which still serve it.
+#
+#   make test-wordpress NGINX_HELPER_GIT=/path/to/nginx-helper      (a git clone or mirror)
+#   scripts/wordpress/run.sh scripts/wordpress/check-nginx-helper.sh
+#
+# The plugin is installed from NGINX_HELPER_GIT at test time (git archive HEAD), never kept in
+# this repository, and configured as the README's deployment section says: wp-config.php
+# defines RT_WP_NGINX_HELPER_CACHE_PATH as the cache directory.
+#
+# A cell says what a visitor got right after the owner's action, from a page that was hot in
+# the cache before it (one MISS, then HITs): "fresh" when it shows the change, "STALE" when
+# PHP would render the change but the cache served the old page, "-" when the page does not
+# show the change at all; then the cache status. A page is judged stale or fresh only against
+# what PHP renders for it at that moment (a request the shipped rules bypass). Pages tell nginx
+# to keep them for five minutes (a test-only mu-plugin sends X-Accel-Expires: 300), so within
+# the check an entry changes only when a purge removed it.
+# The check fails when a page the plugin purges for that action stays stale; pages it does
+# not purge (other pages that list the post: item "tag purge" in the README) are reported.
+set -uo pipefail
+
+# shellcheck source=scripts/wordpress/lib.sh
+source "$WP_REPO/scripts/wordpress/lib.sh"
+# shellcheck source=scripts/lib/testing.sh
+source "$WP_REPO/scripts/lib/testing.sh"
+
+helper_git=${NGINX_HELPER_GIT:-}
+if [ -z "$helper_git" ] || ! git -C "$helper_git" rev-parse --verify -q HEAD >/dev/null; then
+    fail "Nginx Helper source" "NGINX_HELPER_GIT='$helper_git' is not a git repository (git clone https://github.com/rtCamp/nginx-helper)"
+    finish test-wordpress
+fi
+work=$WP_DIR/check
+rm -rf "$work"
+mkdir -p "$work"
+
+section "Nginx Helper $(git -C "$helper_git" log -1 --format='%h %cs') from $helper_git"
+wp_plugin_from_git "$helper_git" nginx-helper
+# The plugin's HEAD calls is_plugin_active() on the front end, where WordPress has not loaded
+# wp-admin/includes/plugin.php: a fatal error on every page without this.
+wp_mu_plugin "$WP_REPO/scripts/wordpress/mu-plugins/load-plugin-api.php"
+wp_mu_plugin "$WP_REPO/scripts/wordpress/mu-plugins/cache-pages-five-minutes.php"
+wp_config_define RT_WP_NGINX_HELPER_CACHE_PATH "'$WP_CACHE'"
+# shellcheck disable=SC2016 # PHP code
+out=$(wp_php '
+$r = activate_plugin( "nginx-helper/nginx-helper.php" );
+echo is_wp_error( $r ) ? $r->get_error_message() : "active";' 2>&1)
+check "plugin activated" "$out" test "$out" = active
+wp_php_fpm_reload || fail "PHP-FPM reload" "the pool did not come back"
+
+subject_id=$(wp_site "['posts']['subject']['id']")
+cyrillic_id=$(wp_site "['posts']['cyrillic']['id']")
+subject_path=$(wp_site "['posts']['subject']['url']" | sed 's|^https://[^/]*||')
+cyrillic_path=$(wp_site "['posts']['cyrillic']['url']" | sed 's|^https://[^/]*||')
+app_auth="admin:$(wp_site "['admin']['application_password']")"
+admin_password=$(wp_site "['admin']['password']")
+
+# label|path: the pages a visitor could be shown a post, a comment or the site title on.
+pages=(
+    "home|/"
+    "post|$subject_path"
+    "post, Cyrillic slug|$cyrillic_path"
+    "category archive|/category/news/"
+    "home page 2|/page/2/"
+    "category page 2|/category/news/page/2/"
+    "another post|/news-4/"
+    "feed|/feed/"
+    "category feed|/category/news/feed/"
+    "post's comments feed|${subject_path}feed/"
+    "/comments/feed/|/comments/feed/"
+)
+# What the plugin purges for each action (the rest is reported, not failed).
+declare -A purged_by=(
+    [edit]="home|post|post, Cyrillic slug|category archive|feed|category feed|post's comments feed"
+    [comment]="home|post|post's comments feed"
+    [purge-all]="*"
+)
+
+# get PATH [CURL ARGS...]: an anonymous visitor's request; the body in $work/body, prints the
+# cache status.
+get() {
+    local path=$1
+    shift
+    wp_curl -o "$work/body" -D "$work/headers" "$@" "$WP_URL$path" >/dev/null
+    tr -d '\r' <"$work/headers" | sed -n 's/^x-fastcgi-cache: //Ip' | tail -n 1
+}
+
+# warm: every page hot in the cache: rendered once (in parallel), then HITs (nginx's open file
+# cache keeps the descriptor of a file used twice).
+warm() {
+    local p status i
+    for p in "${pages[@]}"; do printf '%s\n' "$WP_URL${p#*|}"; done \
+        | xargs -P 4 -n 1 curl -s --max-time 30 -o /dev/null
+    for p in "${pages[@]}"; do
+        for i in 1 2 3 4 5; do
+            status=$(get "${p#*|}")
+            [ "$status" = HIT ] && [ "$i" -ge 3 ] && break
+        done
+        [ "$status" = HIT ] || echo "warm: ${p#*|} still $status" >&2
+    done
+}
+
+# judge ACTION TOKEN: one cell per page, in $work/cells.ACTION; failures for pages the plugin
+# purges for ACTION.
+judge() {
+    local action=$1 token=$2 p label path status cached rendered cell i=0
+    local -a statuses=() has=()
+    # Every cached read first, while the entries warmed a moment ago are still fresh.
+    for p in "${pages[@]}"; do
+        statuses+=("$(get "${p#*|}")")
+        grep -qF -- "$token" "$work/body" && has+=(1) || has+=(0)
+    done
+    : >"$work/cells.$action"
+    for p in "${pages[@]}"; do
+        label=${p%%|*} path=${p#*|} status=${statuses[$i]:--} cached=${has[$i]}
+        i=$((i + 1))
+        get "$path" -H 'Cookie: wordpress_no_cache=1' >/dev/null
+        grep -qF -- "$token" "$work/body" && rendered=1 || rendered=0
+        if [ "$rendered" = 0 ]; then
+            cell="-"
+        elif [ "$cached" = 1 ]; then
+            cell="fresh"
+        else
+            cell="STALE"
+        fi
+        printf '%s\n' "$cell $status" >>"$work/cells.$action"
+        [ "$cell" = STALE ] || continue
+        if [ "$method $label" = "unlink_files post, Cyrillic slug" ] && [ "$action" = edit ]; then
+            # The plugin names the file after WordPress's lower-case escapes (md5 of
+            # https GET example.com/%d0%bf...); the key has them in upper case (README:
+            # $microcache_request_uri).
+            known+=("$label ($action, $method): the plugin hashes lower-case escapes")
+            continue
+        fi
+        case "|${purged_by[$action]}|" in
+        *"|$label|"* | "|*|") stale_purged+=("$label ($action: $status)") ;;
+        esac
+    done
+}
+
+# purge_requests SINCE: the purge requests nginx logged since line SINCE of its access log,
+# counted by request and status.
+purge_requests() {
+    tail -n +"$(($1 + 1))" "$WP_LOGS/access.log" \
+        | sed -n 's/^.*"\(GET\|PURGE\|HEAD\) \(\/purge[^ ?]*\)[^"]*" \([0-9]*\) .*/\1 \2 \3/p' \
+        | sed -E 's#^(GET|PURGE|HEAD) /purge/.+/(feed/)?(atom/|rdf/)? #\1 /purge/<page> #' \
+        | sort | uniq -c | awk '{printf "%s%s %s -> %s (%d)", sep, $2, $3, $4, $1; sep=", "}'
+}
+log_lines() { wc -l <"$WP_LOGS/access.log"; }
+
+rev=0
+login() {
+    rm -f "$work/jar"
+    wp_curl -c "$work/jar" -o /dev/null "$WP_URL/wp-login.php"
+    wp_curl -b "$work/jar" -c "$work/jar" -o /dev/null -w '%{http_code}' \
+        --data-urlencode log=admin --data-urlencode "pwd=$admin_password" \
+        --data-urlencode "redirect_to=$WP_URL/wp-admin/" --data testcookie=1 "$WP_URL/wp-login.php"
+}
+
+for method in get_request get_request_torden unlink_files; do
+    section "purge method: $method"
+    # shellcheck disable=SC2016 # PHP code
+    out=$(wp_php '
+$o = get_site_option( "rt_wp_nginx_helper_options" );
+$o["enable_purge"] = 1;
+$o["enable_log"] = 1;
+$o["cache_method"] = "enable_fastcgi";
+$o["purge_method"] = "'"$method"'";
+update_site_option( "rt_wp_nginx_helper_options", $o );
+$o = get_site_option( "rt_wp_nginx_helper_options" );
+echo $o["purge_method"], " enable_purge=", $o["enable_purge"];' 2>&1)
+    check "settings saved" "$out" test "$out" = "$method enable_purge=1"
+    stale_purged=() known=()
+    actions=""
+    # Each method starts from an empty cache.
+    wp_curl -o /dev/null -X PURGE "$WP_URL/purgeall"
+
+    # 1. The owner edits two posts in the block editor (REST API, application password).
+    rev=$((rev + 1))
+    warm
+    since=$(log_lines)
+    e1=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST \
+        --data-urlencode "title=Subject post rev-$rev" \
+        --data-urlencode "content=<p>The body of subject, rev-$rev.</p>" \
+        "$WP_URL/wp-json/wp/v2/posts/$subject_id")
+    e2=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST \
+        --data-urlencode "title=Привет мир rev-$rev" "$WP_URL/wp-json/wp/v2/posts/$cyrillic_id")
+    judge edit "rev-$rev"
+    actions+="edit: REST updates $e1 $e2; purges: $(purge_requests "$since")"$'\n'
+
+    # 2. A visitor comments (held for moderation), the owner approves it.
+    rev=$((rev + 1))
+    warm
+    c1=$(wp_curl -o /dev/null -w '%{http_code}' --data "comment_post_ID=$subject_id" \
+        --data-urlencode "author=reader-c$rev" --data-urlencode "email=reader$rev@example.org" \
+        --data-urlencode "comment=A comment, reader-c$rev." "$WP_URL/wp-comments-post.php")
+    # shellcheck disable=SC2016 # PHP code
+    cid=$(wp_curl -u "$app_auth" "$WP_URL/wp-json/wp/v2/comments?status=hold&post=$subject_id&context=edit" \
+        | php -r '$c = json_decode(stream_get_contents(STDIN), true); echo $c[0]["id"] ?? "";')
+    since=$(log_lines)
+    c2=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST --data status=approved \
+        "$WP_URL/wp-json/wp/v2/comments/${cid:-0}")
+    judge comment "reader-c$rev"
+    actions+="comment: posted $c1, approved comment ${cid:-none}: $c2; purges: $(purge_requests "$since")"$'\n'
+
+    # 3. The owner renames the site (Settings > General purges nothing) and presses
+    #    "Purge Entire Cache" on Settings > Nginx Helper.
+    rev=$((rev + 1))
+    wp_php "update_option( 'blogname', 'microcache check site-rev-$rev' );"
+    warm
+    l1=$(login)
+    wp_curl -b "$work/jar" -o "$work/settings" "$WP_URL/wp-admin/options-general.php?page=nginx"
+    button=$(grep -B2 'Purge Entire Cache' "$work/settings" | grep -o 'href="[^"]*nginx_helper_action=purge[^"]*"' \
+        | head -n 1 | sed -e 's/^href="//' -e 's/"$//' -e 's/&amp;/\&/g' -e 's/&#038;/\&/g')
+    since=$(log_lines)
+    p1=$(wp_curl -b "$work/jar" -o /dev/null -w '%{http_code}' "$WP_URL$button")
+    judge purge-all "site-rev-$rev"
+    actions+="purge-all: login $l1, button $([ -n "$button" ] && echo found || echo missing), pressed: $p1; purges: $(purge_requests "$since")"$'\n'
+
+    printf '\n%-22s %-16s %-16s %-16s\n' "page" "edit 2 posts" "approve comment" "purge entire cache"
+    i=0
+    for p in "${pages[@]}"; do
+        i=$((i + 1))
+        printf '%-22s %-16s %-16s %-16s\n' "${p%%|*}" "$(sed -n "${i}p" "$work/cells.edit")" \
+            "$(sed -n "${i}p" "$work/cells.comment")" "$(sed -n "${i}p" "$work/cells.purge-all")"
+    done
+    printf '\n%s' "$actions"
+    [ ${#known[@]} = 0 ] || printf 'known: %s\n' "${known[@]}"
+    check "$method: every page the plugin purges is fresh" \
+        "${#stale_purged[@]} stale${stale_purged[*]:+: }$(IFS=';'; echo "${stale_purged[*]}")" \
+        test "${#stale_purged[@]}" = 0
+done
+
+section "the plugin's log (wp-content/uploads/nginx-helper/nginx.log), purge outcomes"
+plugin_log=$WP_DOCROOT/wp-content/uploads/nginx-helper/nginx.log
+if [ -f "$plugin_log" ]; then
+    grep -oE '\*\*\* PURGED \*\*\*|is currently not cached|not found \( [0-9]+ \)|Error[^|]*' "$plugin_log" \
+        | sed -E 's/Error while purging URL\..*/Error while purging URL/' | sort | uniq -c
+else
+    echo "(no log)"
+fi
+
+finish test-wordpress

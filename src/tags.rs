@@ -1,0 +1,167 @@
+//! The header filter for tags: a response stored in an indexed cache has its key and tags
+//! recorded in the index, and the tag headers (`microcache_tag_headers`) are hidden from
+//! clients, on hits too (`microcache_tag_headers_hide`).
+//!
+//! The tags are read from the upstream's own headers, so `*_hide_header` does not hide them
+//! from the index; the cache file keeps them, which is what a rebuild reads. A response is
+//! recorded when its request ends, once nginx has stored it (or its background update has):
+//! nginx decides whether to store a response only after the header filters ran.
+
+use core::ptr;
+
+use microcache_core::index::Replace;
+use microcache_core::tags::{TagHeaders, TagSet};
+use nginx_sys::{
+    ngx_http_cache_t, ngx_http_output_header_filter_pt, ngx_http_request_t, ngx_http_upstream_t,
+    ngx_int_t, ngx_str_t, ngx_table_elt_t, NGX_LOG_INFO,
+};
+use ngx::core::Status;
+use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, Request};
+use ngx::{ngx_log_debug_http, ngx_log_error};
+
+use crate::cache::{node, FileCache};
+use crate::guard::guard;
+use crate::index::CacheIndex;
+use crate::list::elements;
+use crate::HttpMicrocacheModule;
+
+static mut NEXT_HEADER_FILTER: ngx_http_output_header_filter_pt = None;
+
+/// Puts the filter on top of the header filter chain; called in postconfiguration.
+pub fn register() {
+    // SAFETY: configuration runs in one thread, before any request; the chain is nginx's.
+    unsafe {
+        NEXT_HEADER_FILTER = nginx_sys::ngx_http_top_header_filter;
+        nginx_sys::ngx_http_top_header_filter = Some(header_filter);
+    }
+}
+
+unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx passes a valid request to header filters.
+    let req = unsafe { Request::from_ngx_http_request(r) };
+    let rc = guard(req.log(), || {
+        let settings = HttpMicrocacheModule::location_conf(req).and_then(|l| l.settings());
+        if let Some(settings) = settings {
+            if record_on_store(req, &settings.tag_headers).is_none() {
+                return Status::NGX_ERROR.into();
+            }
+            if settings.hide_tag_headers && req.is_main() {
+                hide(req, &settings.tag_headers);
+            }
+        }
+        Status::NGX_OK.into()
+    });
+    if rc != Status::NGX_OK.0 {
+        return rc;
+    }
+    // SAFETY: the next filter was set in register, before any request.
+    match unsafe { NEXT_HEADER_FILTER } {
+        // SAFETY: nginx's filter chain, called with the request it was given.
+        Some(next) => unsafe { next(r) },
+        None => Status::NGX_OK.into(),
+    }
+}
+
+/// Removes the tag headers from the response to the client.
+fn hide(r: &mut Request, names: &TagHeaders) {
+    let out = &mut r.as_mut().headers_out.headers;
+    // SAFETY: headers_out.headers holds ngx_table_elt_t; a zero hash is how nginx deletes one.
+    for h in unsafe { elements::<ngx_table_elt_t>(out) } {
+        if h.hash != 0 && names.matches(h.key.as_bytes()) {
+            // SAFETY: as above; the entry belongs to this request's list.
+            unsafe { (*ptr::from_ref(h).cast_mut()).hash = 0 };
+        }
+    }
+}
+
+/// For a response from the upstream that nginx may store in an indexed cache: remembers its
+/// tags, to record it when the request ends. None when memory runs out.
+fn record_on_store(r: &mut Request, names: &TagHeaders) -> Option<()> {
+    let raw = r.as_ref();
+    // SAFETY: the upstream and the cache, if any, live in the request pool.
+    let (Some(u), Some(c)) = (unsafe { raw.upstream.as_ref() }, unsafe { raw.cache.as_ref() })
+    else {
+        return Some(());
+    };
+    if u.cacheable() == 0 || raw.cached() != 0 {
+        return Some(());
+    }
+    // SAFETY: a request's cache points at its configured file cache.
+    let cache = FileCache::of(unsafe { &*c.file_cache });
+    let mcf = HttpMicrocacheModule::main_conf(r)?;
+    let Some(index) = mcf.indexes.iter().find(|i| i.indexes(&cache)) else {
+        return Some(());
+    };
+    let mut tags = TagSet::default();
+    // SAFETY: the upstream's header list holds ngx_table_elt_t living with the request.
+    for h in unsafe { elements::<ngx_table_elt_t>(&u.headers_in.headers) } {
+        if h.hash != 0 && names.matches(h.key.as_bytes()) {
+            tags.add_value(h.value.as_bytes());
+        }
+    }
+    if tags.ignored.total() > 0 {
+        ngx_log_error!(
+            NGX_LOG_INFO,
+            r.log(),
+            "microcache: {} tags of the response ignored: over the per-response limits",
+            tags.ignored.total()
+        );
+    }
+    let pending = PendingStore {
+        index,
+        cache,
+        upstream: u,
+        entry: c,
+        tags: tags.as_slice().iter().map(|t| t.to_vec()).collect(),
+    };
+    ngx_log_debug_http!(r, "microcache: {} tags to record if stored", pending.tags.len());
+    (!r.pool().allocate(pending).is_null()).then_some(())
+}
+
+/// A response that may be stored: recorded in the index when the request's pool goes, after
+/// nginx stored it. nginx decides late (`*_no_cache`, validity), and a background update
+/// stores after its main request answered, so the end of the request is the first time the
+/// outcome is known.
+struct PendingStore {
+    index: &'static CacheIndex,
+    cache: FileCache,
+    upstream: *const ngx_http_upstream_t,
+    entry: *const ngx_http_cache_t,
+    tags: Vec<Vec<u8>>,
+}
+
+impl Drop for PendingStore {
+    fn drop(&mut self) {
+        // SAFETY: the pool's memory, upstream and cache entry included, is freed only after
+        // its cleanups ran; nginx's own cache cleanup runs after this one.
+        let (u, c) = unsafe { (&*self.upstream, &*self.entry) };
+        if u.cacheable() == 0 {
+            return;
+        }
+        let id = c.key;
+        // SAFETY: the cache entry's keys are the ngx_str_t nginx hashed into its id.
+        let keys = unsafe { c.keys.as_slice::<ngx_str_t>() };
+        let key: Vec<u8> = keys.iter().flat_map(|k| k.as_bytes().iter().copied()).collect();
+        let tags: Vec<&[u8]> = self.tags.iter().map(Vec::as_slice).collect();
+        let Some(mut locked) = self.index.lock() else {
+            return;
+        };
+        let Some(mut index) = locked.index() else {
+            return;
+        };
+        if !node::exists(&self.cache, &id) {
+            return;
+        }
+        let mut alive = CacheIndex::alive(&self.cache);
+        if index.insert(&id, &key, &tags, Replace::Always, &mut alive).is_err() {
+            let log = ngx::log::ngx_cycle_log().as_ptr();
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                log,
+                "microcache: the index of \"{}\" is full: purges walk the cache directory \
+                 until it is emptied by a purge of the whole zone",
+                self.index.cache_name().escape_ascii()
+            );
+        }
+    }
+}
