@@ -25,9 +25,12 @@ pub fn html_charset(content_type: &[u8]) -> Option<Option<&[u8]>> {
 mod tests {
     use super::*;
 
+    /// A `Content-Type` value and the charset `html_charset` finds in it.
+    type Case = (&'static [u8], Option<Option<&'static [u8]>>);
+
     #[test]
     fn html_types_and_their_charsets() {
-        let cases: &[(&[u8], Option<Option<&[u8]>>)] = &[
+        let cases: &[Case] = &[
             (b"text/html", Some(None)),
             (b"TEXT/HTML", Some(None)),
             (b" text/html ; ", Some(None)),
