@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench bench-hydrate
 
 deps:
 	scripts/install-deps.sh
@@ -118,3 +118,8 @@ run:
 # The benchmark (bench/README.md): about 8 minutes; writes bench/results.md.
 bench: debian
 	bench/run.sh
+
+# Edge state hydration's benchmark (bench/README.md): about 2.5 minutes; writes
+# bench/hydrate-results.md.
+bench-hydrate: debian
+	bench/hydrate.sh

@@ -45,6 +45,8 @@ source "$repo/scripts/lib/pidfile.sh"
 source "$repo/scripts/lib/php-fpm.sh"
 # shellcheck source=scripts/lib/tls.sh
 source "$repo/scripts/lib/tls.sh"
+# shellcheck source=scripts/lib/hydrate.sh
+source "$repo/scripts/lib/hydrate.sh"
 
 if [ -n "${STAGING_DIR:-}" ]; then
     dir=$STAGING_DIR
@@ -142,7 +144,7 @@ prepare() {
 /var/www/microcache/ $dir/microcache/
 /run/php/php8.2-fpm.sock $dir/run/php-fpm.sock" \
         "$repo/staging/render-conf.sh" "$repo/conf" "$dir/conf"
-    [ "$hydrate" = 0 ] || enable_hydration
+    [ "$hydrate" = 0 ] || hydrate_opt_in "$dir/conf" || die "the shipped files changed: update scripts/lib/hydrate.sh"
 
     self_signed_cert "$name" "$dir/tls/fullchain.pem" "$dir/tls/privkey.pem" \
         || die "openssl could not create a certificate"
@@ -152,18 +154,6 @@ prepare() {
     php_fpm_test "$dir" || die "PHP-FPM configuration test failed"
     "$nginx_bin" -t -q -p "$dir/nginx/" -c "$dir/conf/nginx.conf" -e "$dir/logs/error.log" \
         || die "nginx -t failed (see above, and $dir/logs/error.log)"
-}
-
-# The opt-in the shipped files describe: the vhost includes snippets/microcache-hydrate-cart.conf
-# and the WooCommerce cart cookies leave the bypass list.
-enable_hydration() {
-    local site="$dir/conf/sites-available/example.com" rules="$dir/conf/snippets/microcache-wordpress.conf"
-    sed -i 's|^\([[:space:]]*\)#\(include snippets/microcache-hydrate-cart.conf;\)|\1\2|' "$site"
-    sed -i '/^[[:space:]]*\(woocommerce_items_in_cart\|woocommerce_cart_hash\|wp_woocommerce_session_\*\)[[:space:]]/d' "$rules"
-    if ! grep -q '^[[:space:]]*include snippets/microcache-hydrate-cart.conf;' "$site" \
-        || grep -q woocommerce_items_in_cart "$rules"; then
-        die "cannot enable WooCommerce carts from the cache in $site and $rules"
-    fi
 }
 
 start() {
