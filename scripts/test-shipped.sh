@@ -142,10 +142,12 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
     skip "fstab line mounts (private namespace)" "needs root and unshare"
 fi
-cpath=$(sed -e 's/#.*//' conf/nginx.conf conf/sites-available/example.com | grep -oE 'fastcgi_cache_path +[^ ]+' | awk '{print $2}')
+# The site's pages and the cart states (nginx.conf).
+cpaths=$(sed -e 's/#.*//' conf/nginx.conf conf/sites-available/example.com | grep -oE 'fastcgi_cache_path +[^ ]+' | awk '{print $2}')
 mpoint=$(sed -e 's/#.*//' deploy/fstab | awk 'NF >= 4 {print $2}')
-check "the site's cache is a directory of its own in the fstab tmpfs" "fastcgi_cache_path $cpath, fstab $mpoint" \
-    test -n "$cpath" -a "$(dirname "$cpath")" = "$mpoint"
+elsewhere=$(for p in $cpaths; do [ "$(dirname "$p")" = "$mpoint" ] || echo "$p"; done)
+check "each cache is a directory of its own in the fstab tmpfs" "fastcgi_cache_path $(tr '\n' ' ' <<<"$cpaths")fstab $mpoint" \
+    test "$(wc -w <<<"$cpaths")" = 2 -a -z "$elsewhere"
 PHP_FPM_BIN=$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)
 php_fpm_configure "$work/php-fpm-test" www-data www-data
 php_fpm_test "$work/php-fpm-test" 2>/dev/null
