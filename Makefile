@@ -119,7 +119,7 @@ run:
 bench: debian
 	bench/run.sh
 
-# Edge state hydration's benchmark (bench/README.md): about 2.5 minutes; writes
+# Edge state hydration's benchmark (bench/README.md): about 2 minutes; writes
 # bench/hydrate-results.md.
 bench-hydrate: debian
 	bench/hydrate.sh

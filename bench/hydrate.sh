@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Edge state hydration, measured (README: "Benchmark", hydration; bench/README.md).
 #
-#   bench/hydrate.sh          (make bench-hydrate) about 2.5 minutes; writes bench/hydrate-results.md
+#   bench/hydrate.sh          (make bench-hydrate) about 2 minutes; writes bench/hydrate-results.md
 #
 # One nginx runs the shipped configuration (conf/) with WooCommerce carts from the cache enabled
 # in its bench-only copy, as staging does, and one worker pinned to core 0; wrk (one thread) and
