@@ -11,7 +11,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-wordpress-litespeed test-load test-docker test run bench
 
 deps:
 	scripts/install-deps.sh
@@ -44,8 +44,9 @@ unit:
 	$(CARGO) test --release -p microcache-core
 
 # libFuzzer for FUZZ_SECONDS on each target: the normaliser, the cache index against its model
-# (short inputs are many operations), purge input (tags, stored headers, batch bodies), and
-# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds).
+# (short inputs are many operations), purge input (tags, stored headers, batch bodies),
+# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds), and
+# an origin's caching headers (LiteSpeed's protocol, the generic purge header, vary cookies).
 # cargo-fuzz needs nightly-only flags; the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
@@ -54,6 +55,8 @@ fuzz:
 	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O index -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
 	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O purge_input -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O litespeed -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
 	cd microcache-core && for target in hydrate_escape hydrate_stream; do \
 		mkdir -p fuzz/corpus/$$target && \
@@ -88,6 +91,12 @@ test-wordpress-rules: debian
 # which cannot fetch the plugin.
 test-wordpress: test-wordpress-rules
 	scripts/wordpress/run.sh scripts/wordpress/check-nginx-helper.sh
+
+# The same, and LiteSpeed Cache for WordPress installed from LSCWP_GIT (a clone of its
+# repository) with the shipped opt-in block: what the plugin caches, purges and varies by role,
+# as a site owner and visitors see it. About 2 minutes; not in `test`, which cannot fetch it.
+test-wordpress-litespeed: debian
+	scripts/wordpress/run.sh scripts/wordpress/check-litespeed.sh
 
 # The staging image, built and run with podman (no Docker engine needed).
 test-docker:

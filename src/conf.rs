@@ -17,6 +17,7 @@ use microcache_core::batch::PurgeMode;
 use microcache_core::config::{
     parse_header_globs, parse_max_args, parse_methods, parse_name_globs, parse_uri_rule, ConfError,
 };
+use microcache_core::litespeed::purge_header_name;
 use microcache_core::tags::TagHeaders;
 use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
@@ -31,6 +32,7 @@ use ngx::ngx_string;
 use self::ext::ConfExt;
 use self::purge::PurgeConf;
 use crate::index::CacheIndex;
+use crate::litespeed::{parse_max_age, OriginRules};
 use crate::HttpMicrocacheModule;
 
 /// http-level state.
@@ -67,6 +69,7 @@ pub struct Settings {
     pub tag_headers: TagHeaders,
     pub hide_tag_headers: bool,
     pub purge_mode: PurgeMode,
+    pub origin: OriginRules,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             tag_headers: TagHeaders::default(),
             hide_tag_headers: true,
             purge_mode: PurgeMode::Hard,
+            origin: OriginRules::default(),
         }
     }
 }
@@ -131,6 +135,7 @@ impl LocConf {
                 for (_, apply) in &self.overrides {
                     apply(&mut settings);
                 }
+                settings.tag_headers = settings.origin.tag_headers(&settings.tag_headers);
                 Arc::new(settings)
             }
         }
@@ -180,7 +185,7 @@ const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_comman
     command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
-pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 17] = [
+pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 20] = [
     setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
     setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
     setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
@@ -194,6 +199,9 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 17] = [
     setting(ngx_string!("microcache_tag_headers"), NGX_CONF_1MORE, tag_headers),
     setting(ngx_string!("microcache_tag_headers_hide"), NGX_CONF_FLAG, tag_headers_hide),
     setting(ngx_string!("microcache_purge_mode"), NGX_CONF_TAKE1, purge_mode),
+    setting(ngx_string!("microcache_litespeed"), NGX_CONF_FLAG, litespeed),
+    setting(ngx_string!("microcache_litespeed_max_age"), NGX_CONF_TAKE1, litespeed_max_age),
+    setting(ngx_string!("microcache_purge_header"), NGX_CONF_TAKE1, purge_header),
     content(ngx_string!("microcache_purge"), NGX_CONF_TAKE12, purge),
     content(ngx_string!("microcache_status"), NGX_CONF_NOARGS, status),
     ngx_command_t {
@@ -232,6 +240,25 @@ fn purge_mode(args: &[&[u8]]) -> Result<Override, ConfError> {
         reason: "it must be \"hard\" or \"soft\"".to_owned(),
     })?;
     Ok(Box::new(move |s| s.purge_mode = mode))
+}
+
+fn litespeed(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let on = flag(args)?;
+    Ok(Box::new(move |s| s.origin.litespeed = on))
+}
+
+fn litespeed_max_age(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let max_age = parse_max_age(args[0]).ok_or_else(|| ConfError {
+        kind: "value",
+        value: args[0].to_vec(),
+        reason: "it must be a time of at least one second, such as 1d or 3600".to_owned(),
+    })?;
+    Ok(Box::new(move |s| s.origin.max_age = max_age))
+}
+
+fn purge_header(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let name = purge_header_name(args[0])?;
+    Ok(Box::new(move |s| s.origin.purge_header = name.clone()))
 }
 
 fn enable(args: &[&[u8]]) -> Result<Override, ConfError> {

@@ -7,8 +7,10 @@ mod cache;
 mod conf;
 mod counters;
 mod guard;
+mod header_filter;
 mod index;
 mod list;
+mod litespeed;
 mod phases;
 mod purge;
 mod request;
@@ -114,6 +116,7 @@ impl HttpModule for HttpMicrocacheModule {
                 return Status::NGX_ERROR.into();
             }
         }
+        litespeed::register(cf);
         Status::NGX_OK.into()
     }
 

@@ -6,7 +6,8 @@
 //! answer ([`report`], [`purge_stats`]). Directive arguments are checked in [`config`]. The cache
 //! index of keys and tags ([`index`]) lives in a flat shared region; cache tags ([`tags`]), batch
 //! purge bodies ([`batch`]) and the `Cache-Status` value ([`cache_status`]) are parsed and built
-//! here too. The nginx module is thin glue over this crate.
+//! here too, and so are the caching headers an origin sends ([`litespeed`]). The nginx module is thin
+//! glue over this crate.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -17,6 +18,7 @@ pub mod glob;
 pub mod hydrate;
 pub mod index;
 pub mod key;
+pub mod litespeed;
 pub mod purge;
 pub mod purge_stats;
 pub mod query;
