@@ -96,8 +96,8 @@ check "PURGE /purgeall" "$saw: $(head -c 100 "$work/body")" bash -c "[ '${saw% *
 sleep 1.5   # the access log is buffered (flush=1s)
 logged=$(tail -n +"$((lines + 1))" "$WP_LOGS/access.log" | grep -cE '"(GET|PURGE) /purge(/subject-post/|all)? ')
 check "each purge is in the access log" "$logged of 3 purge requests logged" test "$logged" = 3
-info=$(grep -c 'microcache: purge of ' "$WP_LOGS/error.log")
-check "each purge has the module's line in the error log" "$info lines: $(grep 'microcache: purge of ' "$WP_LOGS/error.log" | tail -n 1 | sed 's/.*microcache: //' | cut -c1-120)" \
+info=$(grep -cE 'microcache: (hard|soft) purge of ' "$WP_LOGS/error.log")
+check "each purge has the module's line in the error log" "$info lines: $(grep -E 'microcache: (hard|soft) purge of ' "$WP_LOGS/error.log" | tail -n 1 | sed 's/.*microcache: //' | cut -c1-120)" \
     test "$info" -ge 3
 
 finish test-wordpress-rules

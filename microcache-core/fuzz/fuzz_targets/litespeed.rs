@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use microcache_core::litespeed::{
-    php_cookie_key_is, vary_cookie, vary_within_key, CacheControl, OriginPurges, PurgeItem,
-    Storage, VaryCookie, MAX_PURGE_ITEMS, VARY_COOKIE,
+    vary_cookie, vary_within_key, CacheControl, OriginPurges, PurgeItem, Storage, VaryCookie,
+    MAX_PURGE_ITEMS,
 };
 use microcache_core::tags::MAX_TAG_LEN;
 
@@ -25,7 +25,6 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(purges, before);
         }
         let _ = vary_within_key(v);
-        let _ = php_cookie_key_is(v, VARY_COOKIE);
     }
     if let Storage::For(n) = control.storage(86_400) {
         assert!(n > 0 && n <= 86_400);
