@@ -3,7 +3,9 @@
 
 use core::ptr;
 
-use nginx_sys::{ngx_http_output_header_filter_pt, ngx_http_request_t, ngx_int_t, ngx_table_elt_t};
+use nginx_sys::{
+    ngx_http_output_header_filter_pt, ngx_http_request_t, ngx_int_t, ngx_list_t, ngx_table_elt_t,
+};
 use ngx::core::Status;
 use ngx::http::Request;
 
@@ -32,9 +34,17 @@ pub unsafe fn pass_on(
 
 /// Removes the response headers whose name `hidden` says.
 pub fn remove(r: &mut Request, hidden: impl Fn(&[u8]) -> bool) {
-    let out = &mut r.as_mut().headers_out.headers;
-    // SAFETY: headers_out.headers holds ngx_table_elt_t; a zero hash is how nginx deletes one.
-    for h in unsafe { elements::<ngx_table_elt_t>(out) } {
+    // SAFETY: headers_out.headers holds the response's ngx_table_elt_t.
+    unsafe { delete(&r.as_mut().headers_out.headers, hidden) };
+}
+
+/// Deletes the headers of `list` whose name `hidden` says.
+///
+/// # Safety
+/// `list` holds `ngx_table_elt_t` that live with the request.
+pub unsafe fn delete(list: &ngx_list_t, hidden: impl Fn(&[u8]) -> bool) {
+    // SAFETY: the caller's contract; a zero hash is how nginx deletes a header.
+    for h in unsafe { elements::<ngx_table_elt_t>(list) } {
         if h.hash != 0 && hidden(h.key.as_bytes()) {
             // SAFETY: as above; the entry belongs to this request's list.
             unsafe { (*ptr::from_ref(h).cast_mut()).hash = 0 };

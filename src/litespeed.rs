@@ -218,6 +218,9 @@ fn judge(r: &mut Request, u: &mut ngx_http_upstream_t, settings: &Settings) {
         storage => storage,
     };
     let counters = counters(r);
+    if !matches!(storage, Storage::Refused(_)) {
+        overrule_cache_headers(u);
+    }
     match storage {
         Storage::Refused(why) => {
             u.set_cacheable(0);
@@ -243,6 +246,19 @@ fn judge(r: &mut Request, u: &mut ngx_http_upstream_t, settings: &Settings) {
             ngx_log_debug_http!(r, "microcache: origin response stored as configured");
         }
     }
+}
+
+/// The origin's word on storing replaces the response's `Cache-Control` and `Expires`:
+/// WordPress marks every page for a logged-in visitor `no-cache`, which a `*_no_cache` rule
+/// reading `$upstream_http_cache_control` (the shipped `$origin_forbids_store`) would otherwise
+/// turn into "never store" for the pages the plugin caches per role. Only nginx's view of the
+/// upstream response changes: the client receives those headers as sent.
+fn overrule_cache_headers(u: &ngx_http_upstream_t) {
+    let overruled = |name: &[u8]| {
+        name.eq_ignore_ascii_case(b"cache-control") || name.eq_ignore_ascii_case(b"expires")
+    };
+    // SAFETY: the upstream's header list holds ngx_table_elt_t living with the request.
+    unsafe { header_filter::delete(&u.headers_in.headers, overruled) };
 }
 
 /// Whether the response may be stored under its cache key as far as the vary cookie goes: a

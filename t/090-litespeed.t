@@ -491,7 +491,37 @@ malformed X-LiteSpeed-Vary ignored (an empty cookie name): "cookie="
 
 
 
-=== TEST 23: microcache_litespeed takes on or off
+=== TEST 23: what the origin marks public is stored even if its Cache-Control says no-cache (WordPress, logged in); clients still get that header
+--- config
+    location /wp/ {
+        include $TEST_NGINX_PHP_ROOT/fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME $TEST_NGINX_PHP_ROOT/echo.php;
+        fastcgi_param ORIGIN_HEADER $http_x_h1;
+        fastcgi_param ORIGIN_HEADER2 $http_x_h2;
+        fastcgi_pass $TEST_NGINX_FASTCGI_SOCKET;
+        fastcgi_cache mc;
+        fastcgi_cache_key $microcache_key;
+        fastcgi_cache_valid 200 10m;
+        fastcgi_ignore_headers Cache-Control Expires;
+        fastcgi_no_cache $upstream_http_cache_control;
+        add_header X-Cache $upstream_cache_status;
+    }
+--- request eval
+["GET /wp/public/", "GET /wp/public/", "GET /wp/unsaid/", "GET /wp/unsaid/"]
+--- more_headers eval
+["X-H1: X-LiteSpeed-Cache-Control: public,max-age=600\nX-H2: Cache-Control: no-cache, must-revalidate, max-age=0",
+ "",
+ "X-H2: Cache-Control: no-cache, must-revalidate, max-age=0",
+ "X-H2: Cache-Control: no-cache, must-revalidate, max-age=0"]
+--- response_headers eval
+["X-Cache: MISS\nCache-Control: no-cache, must-revalidate, max-age=0", "X-Cache: HIT",
+ "X-Cache: MISS", "X-Cache: MISS"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: microcache_litespeed takes on or off
 --- config
     microcache_litespeed maybe;
 --- must_die
@@ -500,7 +530,7 @@ invalid value "maybe" in "microcache_litespeed" directive, it must be "on" or "o
 
 
 
-=== TEST 24: microcache_litespeed_max_age takes a time of at least a second
+=== TEST 25: microcache_litespeed_max_age takes a time of at least a second
 --- config
     microcache_litespeed_max_age 0;
 --- must_die
@@ -509,7 +539,7 @@ invalid value "0" in "microcache_litespeed_max_age" directive, it must be a time
 
 
 
-=== TEST 25: microcache_litespeed_max_age rejects what is not a time
+=== TEST 26: microcache_litespeed_max_age rejects what is not a time
 --- config
     microcache_litespeed_max_age 1x;
 --- must_die
@@ -518,7 +548,7 @@ invalid value "1x" in "microcache_litespeed_max_age" directive
 
 
 
-=== TEST 26: microcache_purge_header takes a header name
+=== TEST 27: microcache_purge_header takes a header name
 --- config
     microcache_purge_header "X Purge";
 --- must_die

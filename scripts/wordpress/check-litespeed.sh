@@ -48,14 +48,19 @@ enabled=$(cat "$snippets/microcache-wordpress.conf" "$snippets/fastcgi-microcach
     | grep -c '^microcache_litespeed on;$\|^fastcgi_param \(X-LSCACHE\|HTTP_X_LSCACHE\)')
 check "the opt-in block enabled" "$enabled of its 4 lines" test "$enabled" = 4
 check "nginx reloaded" "$(tail -n 1 "$WP_LOGS/error.log")" wp_nginx_reload
-# Cache on; ESI on, which is how the plugin caches pages for logged-in users (per role).
+# Cache on; ESI on, which is how the plugin caches pages for logged-in users (per role). The
+# "Post type archive" purge rule, on by default, purges the post type's tag, which every single
+# post carries (an edit purges every post): off, so that an edit's purge is the post, its
+# archives and the home page, and "nothing else" can be seen.
 # shellcheck disable=SC2016 # PHP code
 out=$(wp_php '
 $r = activate_plugin( "litespeed-cache/litespeed-cache.php" );
 if ( is_wp_error( $r ) ) { echo $r->get_error_message(); return; }
-\LiteSpeed\Conf::cls()->update_confs( array( "cache" => true, "esi" => true ) );
-echo "active, cache=", (int) get_option( "litespeed.conf.cache" ), " esi=", (int) get_option( "litespeed.conf.esi" );' 2>&1 | tail -n 1)
-check "plugin activated, cache and ESI on" "$out" test "$out" = "active, cache=1 esi=1"
+\LiteSpeed\Conf::cls()->update_confs( array( "cache" => true, "esi" => true, "purge-post_pt" => false ) );
+echo "active, cache=", (int) get_option( "litespeed.conf.cache" ), " esi=", (int) get_option( "litespeed.conf.esi" ),
+    " purge-post_pt=", (int) get_option( "litespeed.conf.purge-post_pt" );' 2>&1 | tail -n 1)
+check "plugin activated, cache and ESI on, post type purge off" "$out" \
+    test "$out" = "active, cache=1 esi=1 purge-post_pt=0"
 wp_php_fpm_reload || fail "PHP-FPM reload" "the pool did not come back"
 
 subject_id=$(wp_site "['posts']['subject']['id']")
