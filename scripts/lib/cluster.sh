@@ -50,6 +50,7 @@ cluster_render() {
 /etc/letsencrypt/live/example.com/fullchain.pem $cluster_dir/tls/fullchain.pem
 /etc/letsencrypt/live/example.com/privkey.pem $cluster_dir/tls/privkey.pem
 /var/www/example.com $cluster_dir/www
+/var/www/microcache/ $d/microcache/
 /run/php/php8.2-fpm.sock $cluster_dir/origin/run/php-fpm.sock
 10.0.0.0/24 127.0.0.0/8
 \"change-me\" \"$cluster_secret\""
