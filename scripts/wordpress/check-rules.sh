@@ -14,13 +14,7 @@ set -uo pipefail
 
 # shellcheck source=scripts/wordpress/lib.sh
 source "$WP_REPO/scripts/wordpress/lib.sh"
-# shellcheck source=scripts/lib/testing.sh
-source "$WP_REPO/scripts/lib/testing.sh"
-
-work=$WP_DIR/rules
-rm -rf "$work"
-mkdir -p "$work"
-app_auth="admin:$(wp_site "['admin']['application_password']")"
+wp_check_start rules
 subject_title=$(wp_php 'echo get_the_title( '"$(wp_site "['posts']['subject']['id']")"' );')
 
 # get PATH [CURL ARGS...]: headers in $work/headers, body in $work/body; prints
@@ -96,8 +90,8 @@ check "PURGE /purgeall" "$saw: $(head -c 100 "$work/body")" bash -c "[ '${saw% *
 sleep 1.5   # the access log is buffered (flush=1s)
 logged=$(tail -n +"$((lines + 1))" "$WP_LOGS/access.log" | grep -cE '"(GET|PURGE) /purge(/subject-post/|all)? ')
 check "each purge is in the access log" "$logged of 3 purge requests logged" test "$logged" = 3
-info=$(grep -c 'microcache: purge of ' "$WP_LOGS/error.log")
-check "each purge has the module's line in the error log" "$info lines: $(grep 'microcache: purge of ' "$WP_LOGS/error.log" | tail -n 1 | sed 's/.*microcache: //' | cut -c1-120)" \
+info=$(grep -cE 'microcache: (hard|soft) purge of ' "$WP_LOGS/error.log")
+check "each purge has the module's line in the error log" "$info lines: $(grep -E 'microcache: (hard|soft) purge of ' "$WP_LOGS/error.log" | tail -n 1 | sed 's/.*microcache: //' | cut -c1-120)" \
     test "$info" -ge 3
 
 finish test-wordpress-rules
