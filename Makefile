@@ -10,8 +10,9 @@ DEBIAN_SO      := $(CURDIR)/target/debian/release/$(MODULE_SO)
 DEBIAN_NGINX   := /usr/sbin/nginx
 
 FUZZ_SECONDS ?= 60
+PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
 
 deps:
 	scripts/install-deps.sh
@@ -43,23 +44,30 @@ lint:
 unit:
 	$(CARGO) test --release -p microcache-core
 
+# The crate's model of how PHP names $_GET and $_COOKIE entries, against the real PHP (CLI and
+# PHP-FPM) on random queries and cookies for PHP_NAMES_SECONDS.
+test-php-names:
+	$(CARGO) run --release -p microcache-core --example php_names -- --seconds $(PHP_NAMES_SECONDS)
+
 # libFuzzer for FUZZ_SECONDS on each target: the normaliser, the cache index against its model
 # (short inputs are many operations), purge input (tags, stored headers, batch bodies), and
-# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds).
+# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds); then
+# configuration parsing and PHP's names (against the real PHP) for a quarter of that.
 # cargo-fuzz needs nightly-only flags; the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
+# The crate forbids unsafe code, so AddressSanitizer (-s none) would only slow the fuzzer down.
+FUZZ_RUN = cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -s none
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
-	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O normalise -- \
-		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
-	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O index -- \
-		-max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
-	cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O purge_input -- \
-		-max_total_time=$(FUZZ_SECONDS) -max_len=6000
-	cd microcache-core && for target in hydrate_escape hydrate_stream; do \
-		mkdir -p fuzz/corpus/$$target && \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
-			-max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	$(FUZZ_RUN) normalise -- -max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	$(FUZZ_RUN) index -- -max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
+	$(FUZZ_RUN) purge_input -- -max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	for target in hydrate_escape hydrate_stream; do \
+		mkdir -p microcache-core/fuzz/corpus/$$target && \
+		( $(FUZZ_RUN) $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) ) || exit 1; \
 	done
+	$(FUZZ_RUN) config -- -max_total_time=$$(($(FUZZ_SECONDS) / 4)) -max_len=600
+	$(FUZZ_RUN) php_names -- -max_total_time=$$(($(FUZZ_SECONDS) / 4)) -max_len=512
 
 # The Test::Nginx suites, against both nginx builds.
 test-nginx: build
@@ -107,7 +115,7 @@ test-load: debian
 	bench/stampede.sh
 	bench/purge-under-load.sh
 
-test: deps lint unit fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-load test-docker
+test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-load test-docker
 
 run:
 	scripts/install-deps.sh build staging

@@ -95,10 +95,10 @@ write_conf "worker_shutdown_timeout 10ms;"
 private_nginx "$nginx" -s reload
 wait "$purge" || true
 for _ in $(seq 100); do
-    grep -q 'stopped before the end of the cache directory' "$dir/logs/error.log" && break
+    grep -q 'purge stopped before it was done' "$dir/logs/error.log" && break
     sleep 0.1
 done
-grep -q 'stopped before the end of the cache directory' "$dir/logs/error.log" \
+grep -q 'purge stopped before it was done' "$dir/logs/error.log" \
     || fail "no log line says the walk was cut off; $(cached_files) files left, answer: $(cat "$dir/purge.all")"
 [ "$(cached_files)" -gt 0 ] || fail "the walk was not cut off: the test needs more entries"
 echo "PASS: a reload cut a zone purge off after worker_shutdown_timeout, and the log says so"

@@ -230,6 +230,15 @@ c2=$(hdr X-FastCGI-Cache)
 n=$(renders '/sorted/?color=red&size=m')
 check "reordered arguments share one entry (microcache_sort_args on)" \
     "$c1 then $c2; REQUEST_URI '$u1'; PHP ran $n x" test "$c1 $c2 $u1 $n" = "MISS HIT /sorted/?color=red&size=m 1"
+# A raw "#" (which no browser sends) over HTTP/2: nginx ends the query there, and so does the
+# key, so the request cannot be stored under the key of the page after the "#".
+req --http2 --request-target "/poison/?utm_source=x#&p=2" / >/dev/null
+q1=$(hdr X-Demo-Query-String) u1=$(hdr X-Demo-Request-Uri)
+req --http2 "/poison/?p=2" >/dev/null
+c2=$(hdr X-FastCGI-Cache) q2=$(hdr X-Demo-Query-String)
+check "HTTP/2: a raw '#' ends the query for PHP and the key alike (no poisoning)" \
+    "'#' request: QUERY_STRING '$q1', REQUEST_URI '$u1'; then /poison/?p=2: $c2, QUERY_STRING '$q2'" \
+    test "$q1|$u1|$c2|$q2" = "|/poison/|MISS|p=2"
 req "/only-tracking/?utm_campaign=x" >/dev/null
 u1=$(hdr X-Demo-Request-Uri)
 check "a query of tracking ids only leaves no '?'" "REQUEST_URI '$u1'" test "$u1" = "/only-tracking/"

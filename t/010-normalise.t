@@ -1,6 +1,6 @@
 # Query normalisation (README: "How the query is normalised") and the variables of README
-# "Embedded Variables", without an origin: every block answers with what the module computed
-# for its request.
+# "Embedded Variables": every block answers with what the module computed for its request, or
+# with what PHP-FPM read of the normalised query (/echo.php).
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(2);
@@ -13,6 +13,12 @@ add_block_preprocessor(sub {
     $block->set_value('config', $config . <<'_EOC_');
     location /show {
         return 200 "args=$args\nkey=$microcache_key\nuri=$microcache_request_uri\nmargs=$microcache_args\nstripped=$microcache_stripped\nskip=$microcache_skip$microcache_skip_reason\n";
+    }
+    # PHP-FPM shows what PHP reads of the normalised query.
+    location = /echo.php {
+        root $TEST_NGINX_PHP_ROOT;
+        include $TEST_NGINX_PHP_ROOT/fastcgi_params;
+        fastcgi_pass $TEST_NGINX_FASTCGI_SOCKET;
     }
 _EOC_
 });
@@ -169,17 +175,17 @@ skip=0
 
 
 
-=== TEST 10: sort_args orders by decoded name, stably (a[]=1&a[]=2 keeps its order)
+=== TEST 10: sort_args orders by the name PHP reads, stably (a[], %61 and a[] are all $_GET['a'])
 --- config
     microcache on;
     microcache_sort_args on;
 --- request
 GET /show?z=1&a[]=2&%61=0&a[]=1&utm_source=x&b=3
 --- response_body
-args=%61=0&a[]=2&a[]=1&b=3&z=1
-key=httpGETlocalhost/show?%61=0&a[]=2&a[]=1&b=3&z=1
-uri=/show?%61=0&a[]=2&a[]=1&b=3&z=1
-margs=%61=0&a[]=2&a[]=1&b=3&z=1
+args=a[]=2&%61=0&a[]=1&b=3&z=1
+key=httpGETlocalhost/show?a[]=2&%61=0&a[]=1&b=3&z=1
+uri=/show?a[]=2&%61=0&a[]=1&b=3&z=1
+margs=a[]=2&%61=0&a[]=1&b=3&z=1
 stripped=utm_source=x
 skip=0
 
@@ -299,3 +305,24 @@ GET /h?a=1
 Host: WWW.Example.com:8080
 --- response_body
 httpGETwww.example.com/h?a=1
+
+
+
+=== TEST 19: strip_args matches names as PHP reads them: "+gclid", "utm.source", "_ga%00" never reach PHP
+--- config
+    microcache on;
+--- request
+GET /echo.php?p=1&+gclid=x&utm.source=y&%20fbclid=z&utm[medium=w&_ga%00=2&gclid[]=3
+--- response_body_like chomp
+\AQUERY_STRING=p=1\n.*\nGET=\{"p":"1"\}\n
+
+
+
+=== TEST 20: sorting keeps the order of names PHP reads as one: $_GET is the same sorted or not
+--- config
+    microcache on;
+    microcache_sort_args on;
+--- request
+GET /echo.php?z=0&a_b=2&a.b=1&c[]=1&%63=2&d+e=3&d[e=4
+--- response_body_like chomp
+\AQUERY_STRING=a_b=2&a.b=1&c\[\]=1&%63=2&d\+e=3&d\[e=4&z=0\n.*\nGET=\{"a_b":"1","c":"2","d_e":"4","z":"0"\}\n

@@ -245,3 +245,12 @@ GET /status
 --- error_code: 200
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 17: a Unicode class in a path regex says what to write instead
+--- config
+    microcache_bypass_uri ~^/\pL+/$;
+--- must_die
+--- error_log
+invalid regex "~^/\pL+/$" in "microcache_bypass_uri" directive, Unicode not allowed here: patterns match bytes as in nginx's PCRE, without Unicode: \d, \w, \s and \b are ASCII; write characters or byte ranges instead of \p{..}

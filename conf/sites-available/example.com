@@ -112,11 +112,12 @@ server {
 	# them only if nothing on the site reads them, or referrals are lost.
 
 	# One cache entry per page whatever the order of its arguments:
-	# ?color=red&size=m and ?size=m&color=red share one entry. The sort is
-	# stable (a[]=1&a[]=2 keeps its order) and PHP's $_GET does not depend on
-	# the order. Only code that verifies a signature over the raw
-	# QUERY_STRING cares; switch it off in that endpoint's location with
-	# "microcache_sort_args off;".
+	# ?color=red&size=m and ?size=m&color=red share one entry. Arguments are
+	# sorted by the name PHP gives them, stably: names PHP reads as one
+	# (a[]=1&a[]=2, or a_b=2&a.b=1, where the last one wins) keep their order,
+	# so PHP's $_GET holds the same values; only the order of its keys
+	# changes. Code that verifies a signature over the raw QUERY_STRING cares;
+	# switch it off in that endpoint's location with "microcache_sort_args off;".
 	microcache_sort_args on;
 
 	# When not to use the cache: logged-in users, carts, admin, previews.

@@ -3,33 +3,14 @@
 //! A plain harness (no extra dependencies): each case runs in batches, and the median batch
 //! gives ns per call. A counting allocator proves the calls allocate nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use microcache_core::query::{MAX_ARGS_LIMIT, MAX_QUERY_LEN};
 use microcache_core::{normalise, ArgRules, GlobSet};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 fn bench(name: &str, query: &[u8], rules: &ArgRules) {
     // `cargo bench -p microcache-core -- sorted` runs the cases whose name contains "sorted".
@@ -64,15 +45,16 @@ fn bench(name: &str, query: &[u8], rules: &ArgRules) {
         batch *= 2;
     }
     let mut samples = [0f64; 31];
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let mut allocations = 0;
     for sample in &mut samples {
         let t = Instant::now();
-        for _ in 0..batch {
-            call();
-        }
+        allocations += counting_alloc::allocations(|| {
+            for _ in 0..batch {
+                call();
+            }
+        });
         *sample = t.elapsed().as_nanos() as f64 / batch as f64;
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     samples.sort_by(f64::total_cmp);
     println!(
         "| {name:<44} | {:>5} | {:>9.1} | {:>9.1} | {:>11} |",
@@ -107,6 +89,11 @@ fn main() {
     bench(
         "6 params, 3 tracking, sorted",
         b"p=12&utm_source=newsletter&s=shoes&utm_medium=email&gclid=Cj0KCQiA&color=red",
+        &sorted,
+    );
+    bench(
+        "6 params, names PHP reads differently, sorted",
+        b"p=12&utm.source=newsletter&s=shoes&+gclid=Cj0KCQiA&a[b]=2&rest[route=/x&color=red",
         &sorted,
     );
     bench("empty query", b"", &default);

@@ -3,7 +3,8 @@
 //! The nginx glue passes the arguments of a directive as byte strings and turns a
 //! [`ConfError`] into `invalid value "x" in "microcache_max_args" directive, ...`.
 
-use regex::bytes::RegexSetBuilder;
+use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_syntax::ast::{self, Ast};
 
 use crate::glob::GlobSet;
 use crate::query::{DEFAULT_STRIP_ARGS, MAX_ARGS_LIMIT};
@@ -141,16 +142,23 @@ pub fn parse_uri_rule(args: &[&[u8]]) -> Result<UriRule, ConfError> {
         if body.is_empty() {
             return Err(ConfError::value(arg, "empty regex"));
         }
+        if enables_unicode(body) {
+            return Err(ConfError {
+                kind: "regex",
+                value: arg.to_vec(),
+                reason: NO_UNICODE.into(),
+            });
+        }
         let pattern = if caseless { format!("(?i:{body})") } else { body.to_owned() };
         // Compile alone first, so the error names the pattern at fault.
-        if let Err(e) = RegexSetBuilder::new([&pattern]).build() {
+        if let Err(e) = regex_set([&pattern]) {
             return Err(ConfError { kind: "regex", value: arg.to_vec(), reason: regex_reason(&e) });
         }
         regexes.push(pattern);
     }
     let set = match regexes.is_empty() {
         true => None,
-        false => Some(RegexSetBuilder::new(&regexes).build().map_err(|e| ConfError {
+        false => Some(regex_set(&regexes).map_err(|e| ConfError {
             kind: "regex",
             value: regexes.join(" ").into_bytes(),
             reason: regex_reason(&e),
@@ -159,14 +167,61 @@ pub fn parse_uri_rule(args: &[&[u8]]) -> Result<UriRule, ConfError> {
     Ok(UriRule::new(prefixes, set))
 }
 
+/// Compiles patterns that match bytes as nginx's PCRE does without its UTF mode: `.` and `[^/]`
+/// match any byte (the decoded path may hold invalid UTF-8), `\d`, `\w`, `\s` and `\b` are ASCII
+/// classes, `(?i)` folds ASCII letters, and a literal UTF-8 character matches its bytes.
+fn regex_set<I: IntoIterator<Item = S>, S: AsRef<str>>(
+    patterns: I,
+) -> Result<RegexSet, regex::Error> {
+    RegexSetBuilder::new(patterns).unicode(false).build()
+}
+
+/// What to write instead of a Unicode class or `(?u)`.
+const NO_UNICODE: &str = "patterns match bytes as in nginx's PCRE, without Unicode: \\d, \\w, \\s \
+                          and \\b are ASCII; write characters or byte ranges instead of \\p{..}";
+
+/// Whether the pattern turns Unicode mode on with `(?u)`: nginx's PCRE has no such mode, and
+/// whether this build could compile it would depend on the regex crate's features.
+fn enables_unicode(pattern: &str) -> bool {
+    struct FindUnicode;
+    impl ast::Visitor for FindUnicode {
+        type Output = ();
+        type Err = ();
+        fn finish(self) -> Result<(), ()> {
+            Ok(())
+        }
+        fn visit_pre(&mut self, node: &Ast) -> Result<(), ()> {
+            let flags = match node {
+                Ast::Flags(set) => Some(&set.flags),
+                Ast::Group(group) => match &group.kind {
+                    ast::GroupKind::NonCapturing(flags) => Some(flags),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match flags.and_then(|f| f.flag_state(ast::Flag::Unicode)) {
+                Some(true) => Err(()),
+                _ => Ok(()),
+            }
+        }
+    }
+    ast::parse::Parser::new()
+        .parse(pattern)
+        .is_ok_and(|tree| ast::visit(&tree, FindUnicode).is_err())
+}
+
 /// The one-line reason out of the regex crate's multi-line syntax errors.
 fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
-    text.lines()
+    let reason = text
+        .lines()
         .rev()
         .find_map(|l| l.strip_prefix("error: "))
-        .unwrap_or(text.lines().last().unwrap_or("invalid"))
-        .to_owned()
+        .unwrap_or(text.lines().last().unwrap_or("invalid"));
+    match reason.contains("Unicode") {
+        true => format!("{reason}: {NO_UNICODE}"),
+        false => reason.to_owned(),
+    }
 }
 
 /// `microcache_max_args`: a number from 1 to [`MAX_ARGS_LIMIT`].
@@ -225,6 +280,33 @@ mod tests {
         );
         assert!(parse_uri_rule(&args("wp-admin")).is_err());
         assert!(parse_uri_rule(&args("~")).is_err());
+    }
+
+    #[test]
+    fn regexes_match_bytes_like_pcre() {
+        let rule =
+            parse_uri_rule(&args(r"~^/p/\d+/$ ~/\w+\.xml$ ~\bfeed\b ~/a\sb ~*/CAFÉ/ ~^/x/[^/]+/y"))
+                .unwrap();
+        assert!(rule.matches(b"/p/123/"));
+        assert!(!rule.matches(b"/p/\xd9\xa3/"), "\\d is ASCII");
+        assert!(rule.matches(b"/sitemap_1.xml"));
+        assert!(!rule.matches("/é.xml".as_bytes()), "\\w is ASCII");
+        assert!(rule.matches(b"/blog/feed/"));
+        assert!(!rule.matches(b"/feeds"));
+        assert!(rule.matches(b"/a\x0bb"));
+        // Literal UTF-8 matches its bytes; `~*` folds ASCII letters only, as PCRE does.
+        assert!(rule.matches("/cafÉ/".as_bytes()));
+        assert!(!rule.matches("/café/".as_bytes()));
+        // Invalid UTF-8 in the decoded path does not evade `[^/]` or `.`.
+        assert!(rule.matches(b"/x/\xff/y"));
+        for unicode in [r"~\p{L}", r"~(?u)\w", r"~x(?iu:\d)", r"~*\pN"] {
+            let e = parse_uri_rule(&args(unicode)).unwrap_err();
+            assert_eq!(e.kind, "regex");
+            assert_eq!(e.value, unicode.as_bytes());
+            assert!(e.reason.ends_with(NO_UNICODE), "{}", e.reason);
+        }
+        // Turning Unicode off is the default; saying so is fine.
+        assert!(parse_uri_rule(&args(r"~(?-u)\w(?i-u:x)")).is_ok());
     }
 
     #[test]

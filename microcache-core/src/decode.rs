@@ -1,26 +1,44 @@
-//! Percent-decoding of names, without allocating.
+//! Names as bytes to match, without allocating: percent-decoded, or as PHP reads them.
 //!
 //! Argument and cookie names are compared after percent-decoding (`utm%5Fsource` is
-//! `utm_source`), as PHP does before it fills `$_GET` and `$_COOKIE`. A `%` that does not start
-//! a valid `%XX` escape is kept as a literal byte, like PHP's `urldecode`. `+` is not a space
-//! here: names are matched byte for byte otherwise.
+//! `utm_source`). A `%` that does not start a valid `%XX` escape is kept as a literal byte, like
+//! PHP's `urldecode`. `+` is not a space in the decoded form: names are matched byte for byte
+//! otherwise. What PHP makes of a name ([`crate::php`]) is a [`Name`] too, read with PHP's rules.
 
-/// Iterator over the percent-decoded bytes of `raw`.
+/// How the raw bytes of a [`Name`] become the bytes that are matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum View {
+    /// The raw bytes as they are.
+    Plain,
+    /// `%XX` decoded.
+    Percent,
+    /// A query name as PHP registers it: `+` and `%XX` decoded, then `.`, space and `[`
+    /// become `_`. The raw bytes are already cut to the part PHP keeps.
+    PhpQuery,
+    /// A cookie name as PHP registers it: not decoded; `.`, space and `[` become `_`.
+    PhpCookie,
+}
+
+/// Iterator over the bytes of a [`Name`].
 #[derive(Clone, Debug)]
 pub struct Decoded<'a> {
     rest: &'a [u8],
-    /// PHP's view of a variable name: until the first `[`, `.`, ` ` and `+` become `_`.
-    php: bool,
+    view: View,
 }
 
 impl<'a> Decoded<'a> {
+    /// The percent-decoded bytes of `raw`.
     pub fn new(raw: &'a [u8]) -> Self {
-        Decoded { rest: raw, php: false }
+        Decoded { rest: raw, view: View::Percent }
     }
 
-    /// The name as PHP registers it in `$_GET` / `$_COOKIE` (`a.b` is `$_COOKIE['a_b']`).
-    pub fn php(raw: &'a [u8]) -> Self {
-        Decoded { rest: raw, php: true }
+    pub(crate) fn with_view(raw: &'a [u8], view: View) -> Self {
+        Decoded { rest: raw, view }
+    }
+
+    /// How many raw bytes are left.
+    pub(crate) fn raw_left(&self) -> usize {
+        self.rest.len()
     }
 }
 
@@ -32,27 +50,33 @@ impl Iterator for Decoded<'_> {
         let (&first, tail) = self.rest.split_first()?;
         let mut byte = first;
         self.rest = tail;
-        if first == b'%' {
+        if self.view == View::Plain {
+            return Some(byte);
+        }
+        if first == b'%' && self.view != View::PhpCookie {
             if let [hi, lo, after @ ..] = tail {
                 if let (Some(hi), Some(lo)) = (hex_value(*hi), hex_value(*lo)) {
                     self.rest = after;
                     byte = hi << 4 | lo;
                 }
             }
+        } else if first == b'+' && self.view == View::PhpQuery {
+            byte = b' ';
         }
-        if self.php {
-            match byte {
-                // PHP decodes `+` to a space in query names, then mangles the space.
-                b'.' | b' ' | b'+' => byte = b'_',
-                b'[' => self.php = false,
-                _ => {}
-            }
+        if matches!(self.view, View::PhpQuery | View::PhpCookie)
+            && matches!(byte, b'.' | b' ' | b'[')
+        {
+            byte = b'_';
         }
         Some(byte)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.rest.len().div_ceil(3), Some(self.rest.len()))
+        let min = match self.view {
+            View::Percent | View::PhpQuery => self.rest.len().div_ceil(3),
+            View::Plain | View::PhpCookie => self.rest.len(),
+        };
+        (min, Some(self.rest.len()))
     }
 }
 
@@ -66,61 +90,54 @@ pub(crate) fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
-/// A name as it appears on the wire, with the fact whether decoding can change it.
+/// A name as it appears on the wire, with how to read it.
 ///
-/// Most names contain no `%`, and then the raw bytes are the decoded name: comparisons take a
-/// plain slice path.
+/// Most names need no decoding, and then the raw bytes are the name: comparisons take a plain
+/// slice path.
 #[derive(Clone, Copy, Debug)]
 pub struct Name<'a> {
     raw: &'a [u8],
-    escaped: bool,
-    php: bool,
+    view: View,
 }
 
 impl<'a> Name<'a> {
-    /// A percent-encoded name (query arguments, cookies).
+    /// A percent-encoded name (query arguments, cookies), decoded.
     #[inline]
     pub fn new(raw: &'a [u8]) -> Self {
-        Name { raw, escaped: raw.contains(&b'%'), php: false }
+        Name::with_escapes(raw, raw.contains(&b'%'))
     }
 
-    /// A name whose caller already knows whether it contains a `%`.
+    /// A percent-encoded name whose caller already knows whether it contains a `%`.
     #[inline]
     pub(crate) fn with_escapes(raw: &'a [u8], escaped: bool) -> Self {
-        Name { raw, escaped, php: false }
+        Name { raw, view: if escaped { View::Percent } else { View::Plain } }
+    }
+
+    pub(crate) fn with_view(raw: &'a [u8], view: View) -> Self {
+        Name { raw, view }
     }
 
     /// A name taken as it is (header names).
     pub fn literal(raw: &'a [u8]) -> Self {
-        Name { raw, escaped: false, php: false }
-    }
-
-    /// The name PHP would see, when that differs from the decoded name; see [`Decoded::php`].
-    pub fn php(raw: &'a [u8]) -> Option<Self> {
-        let mangled =
-            raw.iter().take_while(|&&c| c != b'[').any(|&c| matches!(c, b'.' | b' ' | b'+' | b'%'));
-        mangled.then_some(Name { raw, escaped: true, php: true })
+        Name { raw, view: View::Plain }
     }
 
     pub fn raw(&self) -> &'a [u8] {
         self.raw
     }
 
-    /// The decoded name as a slice when decoding is the identity.
+    /// The name as a slice when its bytes are the raw bytes.
     #[inline]
     pub fn plain(&self) -> Option<&'a [u8]> {
-        (!self.escaped).then_some(self.raw)
+        (self.view == View::Plain).then_some(self.raw)
     }
 
+    /// The bytes of the name.
     pub fn decoded(&self) -> Decoded<'a> {
-        if self.php {
-            Decoded::php(self.raw)
-        } else {
-            Decoded::new(self.raw)
-        }
+        Decoded::with_view(self.raw, self.view)
     }
 
-    /// Orders names by their decoded bytes.
+    /// Orders names by their bytes.
     #[inline]
     pub fn cmp_decoded(&self, other: &Name<'_>) -> core::cmp::Ordering {
         match (self.plain(), other.plain()) {
@@ -151,14 +168,11 @@ mod tests {
     }
 
     #[test]
-    fn php_view_of_names() {
-        let php = |s: &[u8]| Decoded::php(s).collect::<Vec<u8>>();
-        assert_eq!(php(b"wordpress.logged in_x"), b"wordpress_logged_in_x");
-        assert_eq!(php(b"doing%2Ewp+cron"), b"doing_wp_cron");
-        assert!(Name::php(b"rest+route").is_some());
-        assert_eq!(php(b"a%2Eb[c.d]"), b"a_b[c.d]");
-        assert!(Name::php(b"plain_name").is_none());
-        assert!(Name::php(b"a[.]").is_none());
+    fn php_views_mangle_after_decoding() {
+        let view = |s: &[u8], v| Decoded::with_view(s, v).collect::<Vec<u8>>();
+        assert_eq!(view(b"a.b+c%20d%5Be%2B", View::PhpQuery), b"a_b_c_d_e+");
+        assert_eq!(view(b"a.b+c%20d[", View::PhpCookie), b"a_b+c%20d_");
+        assert_eq!(view(b"a.b+c%2E", View::Plain), b"a.b+c%2E");
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl GlobSet {
         }
     }
 
-    /// Whether any pattern matches the (percent-decoded) name.
+    /// Whether any pattern matches the name.
     #[inline]
     pub fn matches(&self, name: &Name<'_>) -> bool {
         match name.plain() {
@@ -157,9 +157,12 @@ impl GlobSet {
             }
         }
     }
+}
 
-    /// Convenience for plain byte names.
-    pub fn matches_bytes(&self, name: &[u8]) -> bool {
+#[cfg(test)]
+impl GlobSet {
+    /// Whether any pattern matches the percent-decoded `name`.
+    pub(crate) fn matches_bytes(&self, name: &[u8]) -> bool {
         self.matches(&Name::new(name))
     }
 }

@@ -1,12 +1,13 @@
 //! The request logic of `ngx_http_microcache_module`, free of nginx.
 //!
 //! Everything that looks at request bytes lives here, in safe Rust that does not allocate on the
-//! request path: query normalisation ([`query`]), name patterns ([`glob`]), skip-cache rules
-//! ([`skip`]), cache purge targets and file names ([`purge`]) and what the content handlers
-//! answer ([`report`], [`purge_stats`]). Directive arguments are checked in [`config`]. The cache
-//! index of keys and tags ([`index`]) lives in a flat shared region; cache tags ([`tags`]), batch
-//! purge bodies ([`batch`]) and the `Cache-Status` value ([`cache_status`]) are parsed and built
-//! here too. The nginx module is thin glue over this crate.
+//! request path: query normalisation ([`query`]), name patterns ([`glob`]), how PHP reads names
+//! ([`php`]), skip-cache rules ([`skip`]), cache purge targets and file names ([`purge`]) and
+//! what the content handlers answer ([`report`], [`purge_stats`]). Directive arguments are
+//! checked in [`config`]. The cache index of keys and tags ([`index`]) lives in a flat shared
+//! region; cache tags ([`tags`]), batch purge bodies ([`batch`]) and the `Cache-Status` value
+//! ([`cache_status`]) are parsed and built here too, and edge state hydration ([`hydrate`]).
+//! The nginx module is thin glue over this crate.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -17,6 +18,7 @@ pub mod glob;
 pub mod hydrate;
 pub mod index;
 pub mod key;
+pub mod php;
 pub mod purge;
 pub mod purge_stats;
 pub mod query;
@@ -26,5 +28,5 @@ pub mod tags;
 
 pub use decode::Name;
 pub use glob::GlobSet;
-pub use query::{normalise, split_request_uri, ArgRules, Normalised};
+pub use query::{normalise, ArgRules, Normalised};
 pub use skip::{RequestFacts, SkipReason, SkipRules};

@@ -4,6 +4,7 @@ use regex::bytes::RegexSet;
 
 use crate::decode::Name;
 use crate::glob::GlobSet;
+use crate::php;
 use crate::query::Normalised;
 
 /// Why a request skips the cache, in the order the rules are tried.
@@ -88,10 +89,6 @@ impl UriRule {
         UriRule { prefixes, regexes }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty() && self.regexes.is_none()
-    }
-
     pub fn matches(&self, path: &[u8]) -> bool {
         self.prefixes.iter().any(|p| path.starts_with(p))
             || self.regexes.as_ref().is_some_and(|r| r.is_match(path))
@@ -170,25 +167,25 @@ impl SkipRules {
         None
     }
 
-    /// Every `Cookie` header counts: HTTP/2 clients may send one per cookie.
+    /// Every `Cookie` header counts: HTTP/2 clients may send one per cookie. A name matches
+    /// trimmed and percent-decoded, or as PHP reads it (`wordpress_logged_in[x` is PHP's
+    /// `wordpress_logged_in_x`).
     fn any_cookie_matches<'r>(&self, headers: impl Iterator<Item = (&'r [u8], &'r [u8])>) -> bool {
         headers
             .filter(|(name, _)| *name == b"cookie")
-            .flat_map(|(_, value)| cookie_names(value))
-            .any(|name| {
-                self.cookies.matches(&Name::new(name))
-                    || Name::php(name).is_some_and(|php| self.cookies.matches(&php))
+            .flat_map(|(_, value)| php::cookie_names(value))
+            .any(|raw| {
+                let trimmed = raw.trim_ascii();
+                let decoded = Name::new(trimmed);
+                let php = php::cookie_name(raw);
+                (!trimmed.is_empty() && self.cookies.matches(&decoded))
+                    || php.is_some_and(|php| {
+                        // Most names read the same both ways: matched once.
+                        (php.plain().is_none() || php.plain() != decoded.plain())
+                            && self.cookies.matches(&php)
+                    })
             })
     }
-}
-
-/// The names in a `Cookie` header value (`a=1; b=2` gives `a`, `b`), without allocating.
-pub fn cookie_names(header: &[u8]) -> impl Iterator<Item = &[u8]> {
-    header.split(|&c| c == b';').filter_map(|pair| {
-        let name = pair.split(|&c| c == b'=').next().unwrap_or_default();
-        let name = name.trim_ascii();
-        (!name.is_empty()).then_some(name)
-    })
 }
 
 #[cfg(test)]
@@ -251,11 +248,24 @@ mod tests {
         assert_eq!(rules.evaluate(&facts("GET", "/", &split), &none), Some(SkipReason::Cookie));
         let encoded = [("cookie", "wordpress%5Flogged_in_1=x")];
         assert_eq!(rules.evaluate(&facts("GET", "/", &encoded), &none), Some(SkipReason::Cookie));
-        let php_mangled = [("cookie", "wordpress.logged_in_1=x")];
-        assert_eq!(
-            rules.evaluate(&facts("GET", "/", &php_mangled), &none),
-            Some(SkipReason::Cookie)
-        );
+        for php_reads_logged_in in [
+            "wordpress.logged_in_1=x",
+            "wordpress_logged_in[abc=1",
+            "\x0bwordpress_logged_in_x=1",
+            "a=1;\x0c\x0bwordpress_logged_in_x",
+            "woocommerce[items_in_cart=1",
+            "woocommerce items in cart=1",
+        ] {
+            let headers = [("cookie", php_reads_logged_in)];
+            assert_eq!(
+                rules.evaluate(&facts("GET", "/", &headers), &none),
+                Some(SkipReason::Cookie),
+                "{php_reads_logged_in:?}"
+            );
+        }
+        // PHP splits on ";" only: this is one cookie, "a".
+        let comma = [("cookie", "a=1, wordpress_logged_in_x=1")];
+        assert_eq!(rules.evaluate(&facts("GET", "/", &comma), &none), None);
     }
 
     #[test]
@@ -292,11 +302,5 @@ mod tests {
         assert!(!only.matches(b"PUT"));
         assert!(MethodRule::AllButGetHead.matches(b"PURGE"));
         assert!(!MethodRule::AllButGetHead.matches(b"HEAD"));
-    }
-
-    #[test]
-    fn cookie_header_parsing() {
-        let names: Vec<&[u8]> = cookie_names(b" a=1;b ; =x;;c=d=e; \tdd\t=1").collect();
-        assert_eq!(names, [&b"a"[..], b"b", b"c", b"dd"]);
     }
 }

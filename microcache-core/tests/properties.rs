@@ -1,8 +1,9 @@
 //! Property tests of the normaliser: what holds for every query and every rule set.
 
-use microcache_core::decode::Decoded;
+use microcache_core::key::KeyParts;
+use microcache_core::php;
 use microcache_core::query::{MAX_ARGS_LIMIT, MAX_QUERY_LEN};
-use microcache_core::{normalise, split_request_uri, ArgRules, GlobSet, Normalised};
+use microcache_core::{normalise, ArgRules, GlobSet, Normalised};
 use proptest::prelude::*;
 
 /// Names drawn from a small alphabet so that rules and queries collide often, including
@@ -17,7 +18,12 @@ fn name() -> impl Strategy<Value = String> {
         Just("p".to_owned()),
         Just("%70".to_owned()),
         Just("".to_owned()),
+        Just("a.b".to_owned()),
+        Just("a[b".to_owned()),
+        Just("a[]".to_owned()),
+        Just("+a%00".to_owned()),
         "[a-c%_=]{0,4}",
+        "[ab%0259BF_.+ \\[\\]]{0,6}",
     ]
 }
 
@@ -82,9 +88,50 @@ fn segments(q: &[u8]) -> Vec<&[u8]> {
     q.split(|&c| c == b'&').filter(|s| !s.is_empty()).collect()
 }
 
-fn decoded_name(segment: &[u8]) -> Vec<u8> {
+/// PHP's `urldecode`.
+fn url_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex))
+        {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                i += 2;
+            }
+            (b'+', ..) => out.push(b' '),
+            (c, ..) => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The top-level `$_GET` key of a segment, the empty string when PHP drops it: a plain
+/// transcription of PHP 8.2's `php_register_variable_ex`, to check the crate's streaming one.
+fn php_key(segment: &[u8]) -> Vec<u8> {
     let end = segment.iter().position(|&c| c == b'=').unwrap_or(segment.len());
-    Decoded::new(&segment[..end]).collect()
+    let mut var = url_decode(&segment[..end]);
+    if let Some(nul) = var.iter().position(|&c| c == 0) {
+        var.truncate(nul);
+    }
+    let var: Vec<u8> = var.into_iter().skip_while(|&c| c == b' ').collect();
+    let original = var.clone();
+    let open = var.iter().position(|&c| c == b'[');
+    let key: Vec<u8> = match open {
+        Some(0) => return Vec::new(),
+        Some(o) if var[o..].contains(&b']') => var[..o].to_vec(),
+        _ => var,
+    };
+    let key: Vec<u8> =
+        key.into_iter().map(|c| if b" .[".contains(&c) { b'_' } else { c }).collect();
+    for prefix in [&b"__Host-"[..], b"__Secure-"] {
+        if key.starts_with(prefix) && !original.starts_with(prefix) {
+            return Vec::new();
+        }
+    }
+    key
 }
 
 proptest! {
@@ -121,7 +168,7 @@ proptest! {
     }
 
     /// Without sorting, surviving segments keep their order; with sorting, they are ordered by
-    /// decoded name and equal names keep their order.
+    /// the name PHP gives them, and names PHP reads as one keep their order.
     #[test]
     fn order(q in query(), rules in rules()) {
         let out = run(&q, &rules);
@@ -138,7 +185,7 @@ proptest! {
         };
         if rules.sort {
             let mut expected = in_input_order.clone();
-            expected.sort_by_key(|s| decoded_name(s));
+            expected.sort_by_key(|s| php_key(s));
             prop_assert_eq!(survivors, expected);
         } else {
             prop_assert_eq!(survivors, in_input_order);
@@ -156,6 +203,17 @@ proptest! {
         }
     }
 
+    /// The crate's PHP form of a name is the reference transcription's.
+    #[test]
+    fn php_form(q in query()) {
+        for seg in segments(&q) {
+            let end = seg.iter().position(|&c| c == b'=').unwrap_or(seg.len());
+            let crate_form: Vec<u8> =
+                php::query_name(&seg[..end]).map(|n| n.decoded().collect()).unwrap_or_default();
+            prop_assert_eq!(crate_form, php_key(seg));
+        }
+    }
+
     /// Any bytes at all: no panic, and the output fits in the input's size.
     #[test]
     fn any_bytes(q in proptest::collection::vec(any::<u8>(), 0..6000), rules in rules()) {
@@ -163,20 +221,26 @@ proptest! {
         prop_assert!(out.result.args_len <= q.len() && out.result.stripped_len <= q.len());
     }
 
-    /// The key's query is the origin's query: what follows the first `?` of
-    /// `path ? normalised-args` is the normalised args.
+    /// The key's query is the origin's query: the key builder lays the normalised args out once,
+    /// and `$microcache_request_uri` (what PHP receives) ends with exactly those bytes.
     #[test]
     fn request_uri_carries_the_args(path in "/[a-z%0-9/]{0,10}", q in query(), rules in rules()) {
-        let out = run(&q, &rules);
-        let args = if out.result.limited { q.clone() } else { out.args };
-        let mut uri = path.clone().into_bytes();
-        if !args.is_empty() {
-            uri.push(b'?');
-            uri.extend_from_slice(&args);
+        let parts = KeyParts { scheme: b"https", method: b"GET", host: b"example.com", path: path.as_bytes() };
+        let mut buf = vec![0; parts.capacity(q.len())];
+        let mut stripped = vec![0; q.len()];
+        let mut outcome = Normalised::default();
+        let layout = parts.write(&mut buf, |room| {
+            outcome = normalise(&q, &rules, &GlobSet::default(), room, &mut stripped);
+            outcome.args_len
+        });
+        let request_uri = &buf[layout.request_uri_start..layout.len];
+        let args = &buf[layout.query_start..layout.query_start + layout.query_len];
+        let expected = run(&q, &rules).args;
+        prop_assert_eq!(args, &expected[..]);
+        match expected.is_empty() {
+            true => prop_assert_eq!(request_uri.len(), path.len()),
+            false => prop_assert_eq!(&request_uri[path.len()..], &[b"?", &expected[..]].concat()[..]),
         }
-        let (p, forwarded) = split_request_uri(&uri);
-        prop_assert_eq!(p, path.as_bytes());
-        prop_assert_eq!(forwarded.unwrap_or_default(), &args[..]);
     }
 }
 
