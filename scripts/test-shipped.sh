@@ -397,7 +397,7 @@ r1=$(req -X POST --data-binary $'tag:demo-c\n/purgeme/?p=9\n' "/purge")
 p1=$(head -c 300 "$body")
 req "$c" >/dev/null
 check "POST /purge with a batch body: soft by default" "purge: $r1 $p1; the tagged page: $(hdr X-FastCGI-Cache)" \
-    bash -c "[ '$r1 $(hdr X-FastCGI-Cache)' = '0 200 STALE' ] && grep -q '\"mode\":\"soft\"' <<<'$p1' && grep -q '\"target\":\"tag:demo-c\"' <<<'$p1'"
+    bash -c "[ '$r1 $(hdr X-FastCGI-Cache)' = '0 200 STALE' ] && grep -q '\"mode\":\"soft\"' <<<'$p1' && grep -q '\"target\":\"tag:demo-c\",\"purged\":1}' <<<'$p1'"
 
 # A page cached a moment ago (an older one may have outlived the shipped 10 s and be STALE).
 req "/purgeall-check/" >/dev/null
