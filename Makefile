@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench
+.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench bench-index
 
 deps:
 	scripts/install-deps.sh
@@ -75,12 +75,15 @@ test-nginx: build
 	t/run-tests.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
 # Reloads and races: the counters survive a reload; concurrent purges count each entry once;
-# a walk cut off by worker_shutdown_timeout is logged.
+# a walk cut off by worker_shutdown_timeout is logged; the cache index over reloads, restarts,
+# concurrent purges and stores, and when full (about 30 s each).
 test-reload: build
 	scripts/test-reload.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	scripts/test-reload.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 	scripts/test-purge-races.sh $(VENDORED_NGINX) $(VENDORED_SO)
 	scripts/test-purge-races.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
+	scripts/test-index.sh $(VENDORED_NGINX) $(VENDORED_SO)
+	scripts/test-index.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
 
 # The shipped configuration itself, through the staging machinery, on both nginx builds.
 test-shipped: build
@@ -125,3 +128,9 @@ run:
 # The benchmark (bench/README.md): about 8 minutes; writes bench/results.md.
 bench: debian
 	bench/run.sh
+
+# The cache index benchmark (bench/README.md): purges in a cache of 100k entries through the
+# index, by the directory walk and by ngx_cache_purge; about 6 minutes; writes
+# bench/index-results.md.
+bench-index: debian
+	bench/index-purge.sh

@@ -20,11 +20,7 @@ mkdir -p "$dir/cache"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 write_conf() {
-    cat >"$dir/conf/nginx.conf" <<CONF
-load_module $module;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
+    { private_nginx_main "$module"; cat; } >"$dir/conf/nginx.conf" <<CONF
 $1
 events { worker_connections 256; }
 http {

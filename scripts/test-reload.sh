@@ -34,23 +34,15 @@ CONF
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 requests() { curl -sf "http://127.0.0.1:$port/status" | sed -n 's/^{"requests":\([0-9]*\),.*/\1/p'; }
-workers() { ps --ppid "$nginx_master" -o pid= | tr -d ' ' | sort; }
 
 write_conf ""
 private_nginx_start "$nginx"
 for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/app?utm_source=$i"; done
 [ "$(requests)" = 5 ] || fail "expected 5 requests before the reload, got $(requests)"
 
-old=$(workers)
 write_conf "location /added { return 200; }"
-private_nginx "$nginx" -t -q
-private_nginx "$nginx" -s reload
-# Wait (bounded) until none of the old workers is left, so only the new ones answer.
-for _ in $(seq 100); do
-    [ -z "$(comm -12 <(echo "$old") <(workers))" ] && break
-    sleep 0.1
-done
-[ -z "$(comm -12 <(echo "$old") <(workers))" ] || fail "old workers still running after 10 s"
+# Once none of the old workers is left, only the new ones answer.
+private_nginx_reload "$nginx" || fail "old workers still running after 10 s"
 curl -sf -o /dev/null "http://127.0.0.1:$port/added" || fail "the new configuration is not active"
 
 for i in 1 2 3; do curl -sf -o /dev/null "http://127.0.0.1:$port/app?gclid=$i"; done

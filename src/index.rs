@@ -18,7 +18,7 @@ use ngx::core::slab::LockedSlabPool;
 use ngx::core::{SlabPool, Status};
 use ngx::ngx_log_error;
 
-use crate::cache::{node, CacheZone, FileCache};
+use crate::cache::{CacheZone, FileCache};
 use crate::ngx_http_microcache_module;
 
 /// Where the index region is, stored in the zone itself (the zone's `data`).
@@ -101,7 +101,7 @@ impl CacheIndex {
 
     /// Whether the cache entry `id` exists: what the index asks before it drops a record.
     pub fn alive(cache: &FileCache) -> impl FnMut(&[u8; 16]) -> bool + '_ {
-        move |id| node::exists(cache, id)
+        move |id| cache.has_entry(id)
     }
 }
 

@@ -23,7 +23,8 @@ use core::ptr;
 
 use nginx_sys::{
     ngx_conf_t, ngx_cycle_t, ngx_http_core_loc_conf_t, ngx_http_handler_pt, ngx_http_module_t,
-    ngx_http_variable_t, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_HTTP_MODULE,
+    ngx_http_variable_t, ngx_int_t, ngx_module_t, ngx_process, ngx_uint_t, NGX_HTTP_MODULE,
+    NGX_PROCESS_HELPER,
 };
 use ngx::core::{Status, NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, NgxHttpCoreModule};
@@ -161,8 +162,14 @@ impl HttpModule for HttpMicrocacheModule {
     }
 }
 
-/// Starts the indexes' upkeep in a worker.
+/// Starts the indexes' upkeep in a worker. nginx calls this in its cache manager and cache
+/// loader too, which are left out: the loader exits after its first minute, and a rebuild it
+/// had claimed would stall until another process took it over.
 unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    // SAFETY: nginx sets ngx_process before it initialises a process's modules.
+    if unsafe { ngx_process } == NGX_PROCESS_HELPER as ngx_uint_t {
+        return Status::NGX_OK.into();
+    }
     // SAFETY: nginx passes the worker's cycle.
     let cycle = unsafe { &*cycle };
     if let Some(mcf) = HttpMicrocacheModule::main_conf(cycle) {

@@ -2,24 +2,24 @@
 //! recorded in the index, and the tag headers (`microcache_tag_headers`) are hidden from
 //! clients, on hits too (`microcache_tag_headers_hide`).
 //!
-//! The tags are read from the upstream's own headers, so `*_hide_header` does not hide them
-//! from the index; the cache file keeps them, which is what a rebuild reads. A response is
-//! recorded when its request ends, once nginx has stored it (or its background update has):
-//! nginx decides whether to store a response only after the header filters ran.
+//! A response is recorded when its request ends, once nginx has stored it (or its background
+//! update has): nginx decides whether to store a response only after the header filters ran.
+//! What is recorded is what the cache file holds, its key and the tags of its stored upstream
+//! headers (so `*_hide_header` does not hide them from the index), as a rebuild reads them.
 
 use core::ptr;
 
 use microcache_core::index::Replace;
-use microcache_core::tags::{TagHeaders, TagSet};
+use microcache_core::tags::TagHeaders;
 use nginx_sys::{
     ngx_http_cache_t, ngx_http_output_header_filter_pt, ngx_http_request_t, ngx_http_upstream_t,
-    ngx_int_t, ngx_str_t, ngx_table_elt_t, NGX_LOG_INFO,
+    ngx_int_t, ngx_table_elt_t, NGX_LOG_INFO,
 };
 use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, Request};
 use ngx::{ngx_log_debug_http, ngx_log_error};
 
-use crate::cache::{node, FileCache};
+use crate::cache::{file, node, FileCache};
 use crate::guard::guard;
 use crate::index::CacheIndex;
 use crate::list::elements;
@@ -74,9 +74,9 @@ fn hide(r: &mut Request, names: &TagHeaders) {
     }
 }
 
-/// For a response from the upstream that nginx may store in an indexed cache: remembers its
-/// tags, to record it when the request ends. None when memory runs out.
-fn record_on_store(r: &mut Request, names: &TagHeaders) -> Option<()> {
+/// For a response from the upstream that nginx may store in an indexed cache: records it in
+/// the index when the request ends. None when memory runs out.
+fn record_on_store(r: &mut Request, names: &'static TagHeaders) -> Option<()> {
     let raw = r.as_ref();
     // SAFETY: the upstream and the cache, if any, live in the request pool.
     let (Some(u), Some(c)) = (unsafe { raw.upstream.as_ref() }, unsafe { raw.cache.as_ref() })
@@ -92,29 +92,8 @@ fn record_on_store(r: &mut Request, names: &TagHeaders) -> Option<()> {
     let Some(index) = mcf.indexes.iter().find(|i| i.indexes(&cache)) else {
         return Some(());
     };
-    let mut tags = TagSet::default();
-    // SAFETY: the upstream's header list holds ngx_table_elt_t living with the request.
-    for h in unsafe { elements::<ngx_table_elt_t>(&u.headers_in.headers) } {
-        if h.hash != 0 && names.matches(h.key.as_bytes()) {
-            tags.add_value(h.value.as_bytes());
-        }
-    }
-    if tags.ignored.total() > 0 {
-        ngx_log_error!(
-            NGX_LOG_INFO,
-            r.log(),
-            "microcache: {} tags of the response ignored: over the per-response limits",
-            tags.ignored.total()
-        );
-    }
-    let pending = PendingStore {
-        index,
-        cache,
-        upstream: u,
-        entry: c,
-        tags: tags.as_slice().iter().map(|t| t.to_vec()).collect(),
-    };
-    ngx_log_debug_http!(r, "microcache: {} tags to record if stored", pending.tags.len());
+    let pending = PendingStore { index, cache, upstream: u, entry: c, tag_headers: names };
+    ngx_log_debug_http!(r, "microcache: to be indexed if stored");
     (!r.pool().allocate(pending).is_null()).then_some(())
 }
 
@@ -127,7 +106,7 @@ struct PendingStore {
     cache: FileCache,
     upstream: *const ngx_http_upstream_t,
     entry: *const ngx_http_cache_t,
-    tags: Vec<Vec<u8>>,
+    tag_headers: &'static TagHeaders,
 }
 
 impl Drop for PendingStore {
@@ -139,10 +118,6 @@ impl Drop for PendingStore {
             return;
         }
         let id = c.key;
-        // SAFETY: the cache entry's keys are the ngx_str_t nginx hashed into its id.
-        let keys = unsafe { c.keys.as_slice::<ngx_str_t>() };
-        let key: Vec<u8> = keys.iter().flat_map(|k| k.as_bytes().iter().copied()).collect();
-        let tags: Vec<&[u8]> = self.tags.iter().map(Vec::as_slice).collect();
         let Some(mut locked) = self.index.lock() else {
             return;
         };
@@ -152,9 +127,29 @@ impl Drop for PendingStore {
         if !node::exists(&self.cache, &id) {
             return;
         }
+        // The file, read under the index lock, rather than this response: of two requests
+        // storing one key, the last to end (a slow client keeps its request open) is not
+        // always the last to have stored, but it reads what the last store left.
+        let Ok(Some(head)) = file::read_head(&self.cache.file_path(&id), true) else {
+            return;
+        };
+        let Some(key) = head.key() else {
+            return;
+        };
+        let mut scratch = Vec::new();
+        let tags = head.tags(self.tag_headers, &mut scratch);
+        let log = ngx::log::ngx_cycle_log().as_ptr();
+        if tags.ignored.total() > 0 {
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                log,
+                "microcache: {} tags of \"{}\" ignored: over the per-response limits",
+                tags.ignored.total(),
+                key.escape_ascii()
+            );
+        }
         let mut alive = CacheIndex::alive(&self.cache);
-        if index.insert(&id, &key, &tags, Replace::Always, &mut alive).is_err() {
-            let log = ngx::log::ngx_cycle_log().as_ptr();
+        if index.insert(&id, key, tags.as_slice(), Replace::Always, &mut alive).is_err() {
             ngx_log_error!(
                 NGX_LOG_INFO,
                 log,

@@ -7,7 +7,7 @@ use core::ptr;
 use std::time::{Duration, Instant};
 
 use microcache_core::index::{Id, Replace, State};
-use microcache_core::tags::{stored_header_block, stored_tags, TagHeaders, TagSet};
+use microcache_core::tags::TagHeaders;
 use nginx_sys::{
     ngx_add_timer, ngx_cycle_t, ngx_event_t, ngx_pid, ngx_time, NGX_LOG_INFO, NGX_LOG_NOTICE,
 };
@@ -130,9 +130,7 @@ impl Upkeep {
                         continue;
                     };
                     let mut scratch = Vec::new();
-                    let block = stored_header_block(head.headers(), &mut scratch);
-                    let mut tags = TagSet::default();
-                    stored_tags(block, &self.tag_headers, &mut tags);
+                    let tags = head.tags(&self.tag_headers, &mut scratch);
                     let tags = tags.as_slice().iter().map(|t| t.to_vec()).collect();
                     read.push((id, key.to_vec(), tags));
                 }

@@ -8,6 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use microcache_core::purge::stored_key;
+use microcache_core::tags::{stored_header_block, stored_tags, TagHeaders, TagSet};
 use nginx_sys::{ngx_http_file_cache_header_t, time_t, NGX_HTTP_CACHE_VERSION};
 
 const HEADER_SIZE: usize = size_of::<ngx_http_file_cache_header_t>();
@@ -24,10 +25,17 @@ impl Head {
         stored_key(&self.bytes, HEADER_SIZE, self.header_start)
     }
 
-    /// The stored response headers (as `microcache_core::tags::stored_header_block` reads them);
-    /// empty unless read with them.
-    pub fn headers(&self) -> &[u8] {
+    /// The stored response headers; empty unless read with them.
+    fn headers(&self) -> &[u8] {
         self.bytes.get(self.header_start..).unwrap_or_default()
+    }
+
+    /// The tags of the stored response headers named `names` (empty unless read with the
+    /// headers); `scratch` holds a FastCGI cache's headers, taken out of its records.
+    pub fn tags<'a>(&'a self, names: &TagHeaders, scratch: &'a mut Vec<u8>) -> TagSet<'a> {
+        let mut tags = TagSet::default();
+        stored_tags(stored_header_block(self.headers(), scratch), names, &mut tags);
+        tags
     }
 }
 

@@ -104,6 +104,20 @@ impl FileCache {
         PathBuf::from(OsStr::from_bytes(&bytes))
     }
 
+    /// Whether the entry is in the cache. Its node in the zone says, except after a start:
+    /// nginx's cache loader gives the files on disk their nodes only a minute or more later,
+    /// and until it is done (the zone is "cold") an entry on disk may have no node yet. Its
+    /// file says then.
+    pub fn has_entry(&self, hash: &[u8; 16]) -> bool {
+        node::exists(self, hash) || (self.is_cold() && self.file_path(hash).exists())
+    }
+
+    fn is_cold(&self) -> bool {
+        // SAFETY: the zone's shared part lives as long as the cache; `cold` is a word that
+        // nginx's loader clears, read without the zone's lock as nginx itself does.
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.0.sh).cold)) != 0 }
+    }
+
     /// Removes an entry: its node in shared memory is marked absent (as nginx does before it
     /// deletes an entry) and its file unlinked. `Ok(true)` when this call unlinked the file, so
     /// concurrent purges of one entry count it once.

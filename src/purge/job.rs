@@ -22,10 +22,11 @@ use microcache_core::batch::PurgeMode;
 use microcache_core::index::{Cursor, Id, Index, Select as IndexSelect};
 use microcache_core::purge::key_hash;
 use microcache_core::report::IndexUse;
-use microcache_core::tags::{stored_header_block, stored_tags, TagHeaders, TagSet};
+use microcache_core::tags::{TagHeaders, TagSet};
 use nginx_sys::{
-    ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_http_finalize_request, ngx_http_request_t,
-    ngx_http_run_posted_requests, ngx_int_t, ngx_time, time_t, NGX_LOG_WARN,
+    ngx_add_timer, ngx_del_timer, ngx_delete_posted_event, ngx_event_t, ngx_http_finalize_request,
+    ngx_http_request_t, ngx_http_run_posted_requests, ngx_int_t, ngx_post_event,
+    ngx_posted_next_events, ngx_time, time_t, NGX_LOG_WARN,
 };
 use ngx::core::Status;
 use ngx::http::Request;
@@ -44,8 +45,9 @@ use crate::respond::internal_error;
 /// where one unlink can take far longer than on tmpfs.
 const STEPS_PER_TURN: usize = 256;
 const TIME_PER_TURN: Duration = Duration::from_millis(1);
-/// The pause between turns, in which the worker serves other events.
-const TURN_INTERVAL_MS: usize = 1;
+/// A job's timer keeps a worker that is told to quit alive until the purge ends (nginx waits
+/// for non-cancelable timers); between turns the job is a posted event.
+const KEEPALIVE_MS: usize = 1000;
 /// Entries taken from the index at once (the index lock is held meanwhile).
 const INDEX_BATCH: usize = 64;
 
@@ -134,8 +136,7 @@ pub fn start(r: &mut Request, purge: Purge) -> ngx_int_t {
     let main = r.as_ref().main;
     // SAFETY: r->main is valid; the extra reference keeps the request until it is finalized.
     unsafe { (*main).set_count((*main).count() + 1) };
-    // SAFETY: the event lives in the pool until Drop removes its timer.
-    unsafe { ngx_add_timer(&mut job.event, TURN_INTERVAL_MS) };
+    job.schedule();
     Status::NGX_DONE.into()
 }
 
@@ -144,6 +145,10 @@ impl Drop for Job {
         if self.event.timer_set() != 0 {
             // SAFETY: the timer was added by this job and is removed before its event goes.
             unsafe { ngx_del_timer(&mut self.event) };
+        }
+        if self.event.posted() != 0 {
+            // SAFETY: the event was posted by this job and leaves the queue before it goes.
+            unsafe { ngx_delete_posted_event(&mut self.event) };
         }
         if !self.finished {
             ngx_log_error!(
@@ -164,8 +169,7 @@ unsafe extern "C" fn next_turn(ev: *mut ngx_event_t) {
     let r = unsafe { Request::from_ngx_http_request(job.request) };
     let rc = guard(r.log(), || {
         if !job.turn() {
-            // SAFETY: as in start.
-            unsafe { ngx_add_timer(&mut job.event, TURN_INTERVAL_MS) };
+            job.schedule();
             return Status::NGX_DONE.into();
         }
         job.finished = true;
@@ -184,6 +188,21 @@ unsafe extern "C" fn next_turn(ev: *mut ngx_event_t) {
 }
 
 impl Job {
+    /// The next turn comes once the worker has served the events that are ready: the event is
+    /// posted to run after the next round of them.
+    fn schedule(&mut self) {
+        // SAFETY: the event lives in the pool until Drop takes it out of the queue and the
+        // timer tree.
+        unsafe {
+            if self.event.posted() == 0 {
+                ngx_post_event(&mut self.event, ptr::addr_of_mut!(ngx_posted_next_events));
+            }
+            if self.event.timer_set() == 0 {
+                ngx_add_timer(&mut self.event, KEEPALIVE_MS);
+            }
+        }
+    }
+
     /// Decides how each target is purged. A hard purge of the whole zone empties the index
     /// first, so responses stored during the walk are indexed again.
     fn plan(&mut self) -> io::Result<()> {
@@ -327,11 +346,10 @@ impl Job {
         };
         let key = head.as_ref().and_then(|h| h.key()).unwrap_or_default();
         let mut scratch = Vec::new();
-        let mut tags = TagSet::default();
-        if let Some(head) = head.as_ref().filter(|_| needs_tags) {
-            let block = stored_header_block(head.headers(), &mut scratch);
-            stored_tags(block, &self.purge.tag_headers, &mut tags);
-        }
+        let tags = match head.as_ref().filter(|_| needs_tags) {
+            Some(head) => head.tags(&self.purge.tag_headers, &mut scratch),
+            None => TagSet::default(),
+        };
         let selects = |target: &Target| match &target.select {
             Select::All => true,
             Select::Keys(keys) => keys.iter().any(|k| k.as_slice() == key),
