@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test run bench bench-index
+.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index
 
 deps:
 	scripts/install-deps.sh
@@ -33,11 +33,18 @@ debian:
 	nginx-src/prepare-debian.sh $(DEBIAN_TREE)
 	NGINX_BUILD_DIR=$(DEBIAN_TREE)/objs $(CARGO) build --release --no-default-features --target-dir target/debian
 
+# The Debian package for this machine's nginx, built with Debian's tooling (debian/rules), and
+# lintian: target/deb/libnginx-mod-http-microcache_<version>+nginx<nginx version>_<arch>.deb
+deb:
+	scripts/install-deps.sh build deb
+	scripts/build-deb.sh
+
 # Rust, the shell scripts, and the README's benchmark figures (bench/results.md's, through
 # bench/lib/readme_table.py).
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --lib --features nginx-addon -- -D warnings
 	shellcheck -x .ci/run $$(find . -path ./target -prune -o -name '*.sh' -print)
 	python3 bench/lib/readme_table.py bench/results.md README.md --check
 
@@ -118,7 +125,19 @@ test-load: debian
 	bench/stampede.sh
 	bench/purge-under-load.sh
 
-test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-load test-docker
+# nginx's own build system builds the module from `config` (--add-dynamic-module and
+# --add-module) in the vendored nginx source tree, and the result serves a request.
+test-configure:
+	scripts/install-deps.sh build test
+	scripts/test-add-module.sh
+
+# The package built, installed and smoke-tested on Debian 12, 13 and unstable, one release
+# after the other, in podman containers; apt refuses it next to another release's nginx.
+test-matrix:
+	scripts/install-deps.sh docker deb
+	scripts/test-release-matrix.sh
+
+test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-load test-docker deb test-configure
 
 run:
 	scripts/install-deps.sh build staging

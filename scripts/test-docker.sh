@@ -37,8 +37,8 @@ name=example.com
 ctr=microcache-test-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/microcache-test-docker.XXXXXX")
 
-# podman as this project's machines run it: runc, cgroupfs (no systemd here).
-pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
+# shellcheck source=scripts/lib/debian-image.sh
+source scripts/lib/debian-image.sh
 
 created_ctr=0
 # shellcheck disable=SC2317  # (called by the EXIT trap)
@@ -89,34 +89,11 @@ if pm image exists "$base_image"; then
 else
     command -v debootstrap >/dev/null || { fail "base image" "debootstrap missing (scripts/install-deps.sh docker)"; finish test-docker; }
     t0=$SECONDS
-    rootfs=$work/rootfs
-    if timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
-        # As in Debian's official image: the release, its updates and security.
-        rm -f "$rootfs/etc/apt/sources.list"
-        mkdir -p "$rootfs/etc/apt/sources.list.d"
-        cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: ${mirror}
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: ${mirror%/debian}/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
-        tar -C "$rootfs" -c . | timeout 300 podman import - "$base_image" >"$work/import.log" 2>&1
-        rc=$?
-        check "base image" "debootstrap --variant=minbase bookworm + podman import: exit $rc in $((SECONDS - t0))s" test $rc = 0
-    else
-        tail -n 5 "$work/debootstrap.log"
-        fail "base image" "debootstrap failed"
-    fi
-    rm -rf "$rootfs"
-    pm image exists "$base_image" || finish test-docker
+    debian_base_image bookworm "$base_image" "$mirror" "$work"
+    rc=$?
+    [ $rc = 0 ] || tail -n 5 "$work/debootstrap-bookworm.log"
+    check "base image" "debootstrap --variant=minbase bookworm + podman import: exit $rc in $((SECONDS - t0))s" test $rc = 0
+    [ $rc = 0 ] || finish test-docker
 fi
 
 section "build"

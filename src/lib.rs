@@ -46,9 +46,12 @@ static NGX_HTTP_MICROCACHE_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
 };
 
 // The `ngx_modules` table a dynamic module built outside nginx's build system must export.
+#[cfg(not(feature = "nginx-addon"))]
 ngx::ngx_modules!(ngx_http_microcache_module);
 
+// Unmangled: the table nginx's build system generates refers to the module by this name.
 #[used]
+#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub static mut ngx_http_microcache_module: ngx_module_t = ngx_module_t {
     ctx: ptr::addr_of!(NGX_HTTP_MICROCACHE_MODULE_CTX).cast_mut().cast(),
