@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index
+.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster
 
 deps:
 	scripts/install-deps.sh
@@ -39,14 +39,15 @@ deb:
 	scripts/install-deps.sh build deb
 	scripts/build-deb.sh
 
-# Rust, the shell scripts, and the README's benchmark figures (bench/results.md's, through
-# bench/lib/readme_table.py).
+# Rust, the shell scripts, and the README's benchmark figures (bench/results.md's and
+# bench/cluster-results.md's, through bench/lib/readme_table.py).
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 	$(CARGO) clippy --release --lib --features nginx-addon -- -D warnings
 	shellcheck -x .ci/run $$(find . -path ./target -prune -o -name '*.sh' -print)
 	python3 bench/lib/readme_table.py bench/results.md README.md --check
+	python3 bench/lib/readme_table.py bench/cluster-results.md README.md --check
 
 unit:
 	$(CARGO) test --release -p microcache-core
@@ -96,6 +97,13 @@ test-reload: build
 test-shipped: build
 	scripts/test-shipped.sh
 
+# A front and three cache nodes made of conf/cluster/ on 127.0.0.2-5, one PHP-FPM origin, on
+# both nginx builds (about 25 s each, bounded at 55): sharding, purges reaching every node once,
+# signatures, a node stopped or dropping connections.
+test-cluster: build
+	timeout 55 scripts/test-cluster.sh $(VENDORED_NGINX) $(VENDORED_SO)
+	timeout 55 scripts/test-cluster.sh $(DEBIAN_NGINX) $(DEBIAN_SO)
+
 # A real WordPress (Debian's package, a private MariaDB) behind the shipped configuration, in
 # private namespaces (scripts/wordpress/run.sh): the cache rules as WordPress answers them.
 test-wordpress-rules: debian
@@ -137,7 +145,7 @@ test-matrix:
 	scripts/install-deps.sh docker deb
 	scripts/test-release-matrix.sh
 
-test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-load test-docker deb test-configure
+test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-cluster test-load test-docker deb test-configure
 
 run:
 	scripts/install-deps.sh build staging
@@ -153,3 +161,8 @@ bench: debian
 # bench/index-results.md.
 bench-index: debian
 	bench/index-purge.sh
+
+# The cluster benchmark (README: "More than one machine"): one node, three sharded, three round
+# robin, side by side; about 2 minutes; writes bench/cluster-results.md.
+bench-cluster: debian
+	bench/cluster.sh

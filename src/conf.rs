@@ -7,6 +7,7 @@
 //! settings. Adding a directive means a row in the table and a handler, nothing else.
 
 pub mod ext;
+pub mod peers;
 pub mod purge;
 
 use core::ffi::{c_char, c_void};
@@ -17,18 +18,21 @@ use microcache_core::batch::PurgeMode;
 use microcache_core::config::{
     parse_header_globs, parse_max_args, parse_methods, parse_name_globs, parse_uri_rule, ConfError,
 };
+use microcache_core::peers::sign::Secret;
 use microcache_core::tags::TagHeaders;
 use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
-    NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
+    NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_CONF_TAKE123,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
+    NGX_HTTP_SRV_CONF,
 };
 use ngx::core::NGX_CONF_OK;
 use ngx::http::{HttpModuleMainConf, Merge, MergeConfigError};
 use ngx::ngx_string;
 
 use self::ext::ConfExt;
+use self::peers::PeersConf;
 use self::purge::PurgeConf;
 use crate::index::CacheIndex;
 use crate::HttpMicrocacheModule;
@@ -58,7 +62,8 @@ impl Default for MainConf {
 }
 
 /// What a level inherits: whether `microcache on` applies, the rules a request is normalised
-/// and judged by, and how responses and purges are tagged.
+/// and judged by, how responses and purges are tagged, and the secret purges between peers
+/// are signed with.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub enable: bool,
@@ -67,6 +72,7 @@ pub struct Settings {
     pub tag_headers: TagHeaders,
     pub hide_tag_headers: bool,
     pub purge_mode: PurgeMode,
+    pub purge_secret: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -78,6 +84,7 @@ impl Default for Settings {
             tag_headers: TagHeaders::default(),
             hide_tag_headers: true,
             purge_mode: PurgeMode::Hard,
+            purge_secret: None,
         }
     }
 }
@@ -109,6 +116,8 @@ pub struct LocConf {
     settings: Option<Arc<Settings>>,
     /// `microcache_purge` or `microcache_status`: location only, not inherited.
     pub content: Option<Content>,
+    /// `microcache_purge_peers`, until merging gives it to the location's purge configuration.
+    peers: Option<PeersConf>,
 }
 
 impl LocConf {
@@ -120,6 +129,31 @@ impl LocConf {
     /// The settings of the http level, which is never merged itself.
     pub fn http_settings(&self) -> Arc<Settings> {
         self.resolve(None)
+    }
+
+    /// Gives the location's `microcache_purge_peers` to its purge configuration, or makes a
+    /// purge location without a cache (a front tier) of a location that has only it. Called
+    /// when merging, once the upstream blocks and this level's settings are known.
+    pub fn attach_peers(&mut self, cf: &ngx_conf_t) -> Result<(), String> {
+        let Some(mut peers) = self.peers.take() else {
+            return Ok(());
+        };
+        peers.resolve(cf)?;
+        if self.settings().is_none_or(|s| s.purge_secret.is_none()) {
+            return Err("\"microcache_purge_peers\" needs \"microcache_purge_secret\": peers \
+                        accept only signed purges"
+                .to_owned());
+        }
+        match &mut self.content {
+            Some(Content::Purge(purge)) => purge.peers = Some(peers),
+            Some(Content::Status) => {
+                return Err("\"microcache_purge_peers\" cannot be combined with \
+                            \"microcache_status\" in one location"
+                    .to_owned())
+            }
+            None => self.content = Some(Content::Purge(PurgeConf::front(peers)?)),
+        }
+        Ok(())
     }
 
     /// This level's settings, from `inherited` (or the defaults).
@@ -180,7 +214,7 @@ const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_comman
     command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
-pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 17] = [
+pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 19] = [
     setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
     setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
     setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
@@ -194,7 +228,14 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 17] = [
     setting(ngx_string!("microcache_tag_headers"), NGX_CONF_1MORE, tag_headers),
     setting(ngx_string!("microcache_tag_headers_hide"), NGX_CONF_FLAG, tag_headers_hide),
     setting(ngx_string!("microcache_purge_mode"), NGX_CONF_TAKE1, purge_mode),
+    setting(ngx_string!("microcache_purge_secret"), NGX_CONF_TAKE1, purge_secret),
     content(ngx_string!("microcache_purge"), NGX_CONF_TAKE12, purge),
+    command(
+        ngx_string!("microcache_purge_peers"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_TAKE123,
+        set_peers,
+        ptr::null_mut(),
+    ),
     content(ngx_string!("microcache_status"), NGX_CONF_NOARGS, status),
     ngx_command_t {
         name: ngx_string!("microcache_index"),
@@ -232,6 +273,11 @@ fn purge_mode(args: &[&[u8]]) -> Result<Override, ConfError> {
         reason: "it must be \"hard\" or \"soft\"".to_owned(),
     })?;
     Ok(Box::new(move |s| s.purge_mode = mode))
+}
+
+fn purge_secret(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let secret = Secret::parse(args[0])?;
+    Ok(Box::new(move |s| s.purge_secret = Some(secret.clone())))
 }
 
 fn enable(args: &[&[u8]]) -> Result<Override, ConfError> {
@@ -407,6 +453,27 @@ unsafe extern "C" fn set_content(
     match parse(cf) {
         Ok(content) => {
             lcf.content = Some(content);
+            NGX_CONF_OK
+        }
+        Err(message) => cf.error(message),
+    }
+}
+
+/// The handler of `microcache_purge_peers`: once per location.
+unsafe extern "C" fn set_peers(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls directive handlers with their own cf and LocConf.
+    let (cf, lcf) = unsafe { level(cf, conf) };
+    if lcf.peers.is_some() {
+        let name = cf.directive();
+        return cf.error(format_args!("\"{name}\" directive is duplicate"));
+    }
+    match PeersConf::parse(cf) {
+        Ok(peers) => {
+            lcf.peers = Some(peers);
             NGX_CONF_OK
         }
         Err(message) => cf.error(message),

@@ -135,6 +135,9 @@ impl HttpModule for HttpMicrocacheModule {
         if conf.merge(prev).is_err() {
             return NGX_CONF_ERROR;
         }
+        if let Err(message) = conf.attach_peers(cf) {
+            return cf.error(message);
+        }
         let Some(content) = conf.content.as_mut() else {
             return NGX_CONF_OK;
         };

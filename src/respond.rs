@@ -47,31 +47,38 @@ pub fn send(
 
 /// `405 Not Allowed`, with the `Allow` header HTTP requires.
 pub fn not_allowed(r: &mut Request, allow: &'static str) -> ngx_int_t {
-    add_static_header(r, "Allow", "allow", allow);
+    add_header(r, "Allow", "allow", allow.as_bytes());
     HTTPStatus::NOT_ALLOWED.0 as ngx_int_t
 }
 
-/// Adds a response header with static strings. Hand-written because the crate's
-/// `add_header_out` leaves the `next` field nginx 1.23+ reads uninitialised.
-pub fn add_static_header(
+/// Adds a response header with a static name; the value is copied to the request pool. None
+/// when memory ran out. Hand-written because the crate's `add_header_out` leaves the `next`
+/// field nginx 1.23+ reads uninitialised.
+pub fn add_header(
     r: &mut Request,
     name: &'static str,
     lowcase: &'static str,
-    value: &'static str,
-) {
-    let static_str = |s: &'static str| ngx_str_t { len: s.len(), data: s.as_ptr().cast_mut() };
+    value: &[u8],
+) -> Option<()> {
+    let data = r.pool().alloc_unaligned(value.len()).cast::<u8>();
+    if data.is_null() && !value.is_empty() {
+        return None;
+    }
+    // SAFETY: data has room for value's bytes.
+    unsafe { ptr::copy_nonoverlapping(value.as_ptr(), data, value.len()) };
+    let name_str = ngx_str_t { len: name.len(), data: name.as_ptr().cast_mut() };
     // SAFETY: headers_out.headers is the request's initialised header list; the new entry is
-    // zeroed, then filled with static strings before nginx can see it.
+    // zeroed, then filled with the static name and the pool copy before nginx can see it.
     unsafe {
         let h = ngx_list_push(&mut r.as_mut().headers_out.headers).cast::<ngx_table_elt_t>();
-        if let Some(h) = h.as_mut() {
-            ptr::write_bytes(h, 0, 1);
-            h.hash = 1;
-            h.key = static_str(name);
-            h.value = static_str(value);
-            h.lowcase_key = lowcase.as_ptr().cast_mut();
-        }
+        let h = h.as_mut()?;
+        ptr::write_bytes(h, 0, 1);
+        h.hash = 1;
+        h.key = name_str;
+        h.value = ngx_str_t { len: value.len(), data };
+        h.lowcase_key = lowcase.as_ptr().cast_mut();
     }
+    Some(())
 }
 
 /// Logs why a request failed and answers `500`.

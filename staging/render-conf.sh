@@ -15,11 +15,15 @@
 #   MC_SERVER_NAME  site name instead of example.com
 #   MC_USER         nginx worker user instead of www-data
 #   MC_SITE         a vhost file to install instead of sites-available/example.com
-#                   (the benchmark's comparison sites, written like the shipped one)
+#                   (the benchmark's comparison sites, written like the shipped one; a
+#                   cluster's front or node vhost, conf/cluster/sites-available/)
+#   MC_CONF_D       a directory whose *.conf files (http level) are installed in conf.d/
+#                   (conf/cluster/conf.d for a cluster's front and nodes)
 #   MC_NGINX_COMMON a directory to copy nginx's mime.types and fastcgi_params from
 #                   (for a DEST other than /etc/nginx; e.g. /etc/nginx)
 #   MC_PATHS        newline-separated "FROM TO" pairs: production paths (as
-#                   written in conf/) and what to use instead
+#                   written in conf/) and what to use instead; any other literal
+#                   too (a cluster's node addresses, its secret)
 #   MC_STRICT_PATHS 1: fail if a production path is left outside comments
 #                   (proves the copy does not touch the system's files)
 set -euo pipefail
@@ -52,6 +56,11 @@ if [ -n "${MC_NGINX_COMMON:-}" ]; then
 fi
 
 files=("$dest/nginx.conf" "$dest/snippets/"*.conf "$dest/modules-enabled/"*.conf "$dest/sites-available/$site_name")
+if [ -n "${MC_CONF_D:-}" ]; then
+    mkdir -p "$dest/conf.d"
+    cp "$MC_CONF_D/"*.conf "$dest/conf.d/"
+    files+=("$dest/conf.d/"*.conf)
+fi
 script=()
 # What the strict check reads: directive text only (comments dropped), the replacement paths
 # removed (they may lie under /run/ or /dev/shm/ themselves).

@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """bench/lib/readme_table.py RESULTS_MD README_MD [--check]
 
-The README's benchmark figures come from bench/results.md (which bench/run.sh writes), never
-from a hand copy: this rewrites the region of README_MD between the two marker lines below
-with the machine, the results table and the targets table of RESULTS_MD. bench/run.sh calls
-it after each run; with --check (`make lint`) it only fails, saying so, when the README's
-region is not what RESULTS_MD gives.
+The README's benchmark figures come from bench/results.md (which bench/run.sh writes) and
+bench/cluster-results.md (bench/cluster.sh), never from a hand copy: this rewrites the region
+of README_MD between the two marker lines that name RESULTS_MD (see `markers`) with the
+machine, the results table and the targets table of RESULTS_MD. The benchmarks call it after
+each run; with --check (`make lint`) it only fails, saying so, when the README's region is not
+what RESULTS_MD gives.
 """
 
+import os
 import sys
 
-BEGIN = "<!-- begin: generated from bench/results.md by bench/lib/readme_table.py -->"
-END = "<!-- end: generated from bench/results.md -->"
+MAIN_RESULTS = "bench/results.md"
+
+
+def markers(name):
+    """The region's first and last lines, for the results file `name` (relative to the README)."""
+    return (f"<!-- begin: generated from {name} by bench/lib/readme_table.py -->",
+            f"<!-- end: generated from {name} -->")
 
 
 def sections(markdown):
@@ -30,7 +37,7 @@ def table(lines):
     return [line for line in lines if line.startswith("|")]
 
 
-def region(results):
+def region(results, name):
     s = sections(results)
     machine = {}
     for line in table(s.get("Machine", []))[2:]:
@@ -43,18 +50,24 @@ def region(results):
     intro = " ".join(line for line in s[""] if line and not line.startswith("#"))
     method = intro.split("do not edit by hand.", 1)[-1].strip()
     m = machine.get
+    if name == MAIN_RESULTS:
+        tail = ("CPU and req/s ratios are taken against `limit` within each repetition. All "
+                "figures, with the normaliser, stampede and purge checks: "
+                f"[{name}]({name}).")
+    else:
+        tail = f"All figures: [{name}]({name})."
+    begin, end = markers(name)
     lines = [
-        BEGIN,
+        begin,
         f"Measured on {m('date', '?')} (commit {m('commit', '?')}) on a {m('cores', '?')}-core "
         f"{m('CPU', '?')} VM: {m('OS', '?')}, {m('kernel', '?')}, {m('nginx', '?')}, "
         f"{m('TLS library', '?')}, {m('origin', '?')}, {m('load generator', '?')}. {method} "
-        "CPU and req/s ratios are taken against `limit` within each repetition. All figures, "
-        "with the normaliser, stampede and purge checks: [bench/results.md](bench/results.md).",
+        f"{tail}",
         "",
         *results_table,
         "",
         *targets,
-        END,
+        end,
     ]
     return lines
 
@@ -62,13 +75,15 @@ def region(results):
 def main(argv):
     if len(argv) not in (3, 4) or (len(argv) == 4 and argv[3] != "--check"):
         sys.exit(__doc__.strip().splitlines()[0])
+    name = os.path.relpath(argv[1], os.path.dirname(os.path.abspath(argv[2])))
     with open(argv[1], encoding="utf-8") as f:
-        generated = region(f.read())
+        generated = region(f.read(), name)
     with open(argv[2], encoding="utf-8") as f:
         readme = f.read().splitlines()
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        sys.exit(f"readme_table: {argv[2]} needs one '{BEGIN}' line and, after it, one '{END}' line")
-    start, end = readme.index(BEGIN), readme.index(END)
+    begin, end_line = markers(name)
+    if readme.count(begin) != 1 or readme.count(end_line) != 1 or readme.index(begin) > readme.index(end_line):
+        sys.exit(f"readme_table: {argv[2]} needs one '{begin}' line and, after it, one '{end_line}' line")
+    start, end = readme.index(begin), readme.index(end_line)
     if readme[start:end + 1] == generated:
         return
     if len(argv) == 4:

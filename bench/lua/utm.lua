@@ -4,6 +4,8 @@
 --   /shop/?utm_source=a8Xk2&color=red&p=2&gclid=Cj0KCQ...&s=shoes
 -- Stripped and (if sorted) reordered, these are all one cache entry; as raw
 -- $request_uri keys, every request is a new one.
+-- With an argument N (wrk ... -s utm.lua URL -- N), the page is one of N catalogue pages,
+-- p=1..N at random: N cache entries (bench/cluster.sh).
 dofile("report.lua")
 
 local path = "/shop/"
@@ -20,12 +22,16 @@ local function token(n)
    return table.concat(t)
 end
 
+local pages = 1
+
 function init(args)
    math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+   pages = tonumber(args[1]) or 1
 end
 
 function request()
-   local parts = { real[1], real[2], real[3] }
+   local page = pages > 1 and "p=" .. math.random(1, pages) or real[1]
+   local parts = { page, real[2], real[3] }
    for i = 3, 2, -1 do
       local j = math.random(1, i)
       parts[i], parts[j] = parts[j], parts[i]

@@ -1,9 +1,11 @@
-//! `microcache_purge ZONE [KEY]`: what the directive says, checked at configuration time.
+//! `microcache_purge ZONE [KEY]`: what the directive says, checked at configuration time. A
+//! location with only `microcache_purge_peers` (a front tier) is a purge location without a zone.
 
 use nginx_sys::{ngx_conf_t, ngx_http_complex_value_t, ngx_http_core_loc_conf_t};
 use ngx::http::{HttpModuleLocationConf, NgxHttpCoreModule};
 
 use super::ext::{compile_complex_value, ConfExt};
+use super::peers::PeersConf;
 use crate::cache::CacheZone;
 
 /// How a purge request names the entry it removes.
@@ -16,10 +18,13 @@ pub enum PurgeKey {
 }
 
 pub struct PurgeConf {
-    zone_name: &'static [u8],
+    /// None for a front tier, which has no cache.
+    zone_name: Option<&'static [u8]>,
     pub key: PurgeKey,
     /// Resolved when locations are merged, once every cache zone is declared.
     pub zone: Option<CacheZone>,
+    /// `microcache_purge_peers`, resolved when locations are merged.
+    pub peers: Option<PeersConf>,
 }
 
 impl PurgeConf {
@@ -38,19 +43,32 @@ impl PurgeConf {
                 )
             })?)
         };
-        Ok(PurgeConf { zone_name: args[0], key, zone: None })
+        Ok(PurgeConf { zone_name: Some(args[0]), key, zone: None, peers: None })
+    }
+
+    /// A front tier's purge location: no cache, every purge goes to the peers. Purges are
+    /// read as in the keyless form, so only a prefix or exact location can be one.
+    pub fn front(peers: PeersConf) -> Result<PurgeConf, String> {
+        let prefix = peers.prefix.ok_or(
+            "\"microcache_purge_peers\" without \"microcache_purge\" needs a prefix or exact \
+             location such as \"location /purge/\"",
+        )?;
+        let key = PurgeKey::AfterPrefix(prefix);
+        Ok(PurgeConf { zone_name: None, key, zone: None, peers: Some(peers) })
     }
 
     /// Finds the cache zone; called when locations are merged.
     pub fn resolve_zone(&mut self, cf: &ngx_conf_t) -> Result<(), String> {
-        self.zone = Some(CacheZone::find(cf, self.zone_name, "microcache_purge")?);
+        if let Some(name) = self.zone_name {
+            self.zone = Some(CacheZone::find(cf, name, "microcache_purge")?);
+        }
         Ok(())
     }
 }
 
 /// The name of the location being parsed, if it is a prefix or exact location (not a regex or
 /// named one).
-fn location_prefix(cf: &ngx_conf_t) -> Option<&'static [u8]> {
+pub(super) fn location_prefix(cf: &ngx_conf_t) -> Option<&'static [u8]> {
     let clcf: &ngx_http_core_loc_conf_t = NgxHttpCoreModule::location_conf(cf)?;
     #[cfg(ngx_feature = "pcre")]
     let regex = !clcf.regex.is_null();

@@ -1,5 +1,6 @@
 //! The answer to a purge: `200` with the JSON summary when something was purged, `404` when
-//! nothing was, `500` on an I/O error; counted, and logged at `info`.
+//! nothing was, `500` on an I/O error; counted, and logged at `info`. With peers, the answer
+//! waits for theirs ([`peers::deliver`]).
 
 use std::io;
 use std::time::Duration;
@@ -10,9 +11,10 @@ use nginx_sys::{ngx_int_t, NGX_LOG_INFO};
 use ngx::http::{HTTPStatus, HttpModuleMainConf, Request};
 use ngx::ngx_log_error;
 
+use super::peers;
 use super::target::Target;
 use crate::counters;
-use crate::respond::{internal_error, send};
+use crate::respond::internal_error;
 use crate::HttpMicrocacheModule;
 
 /// How a purge went.
@@ -41,7 +43,8 @@ pub fn answer(r: &mut Request, outcome: &Outcome<'_>) -> ngx_int_t {
     }
     let shown: Vec<&[u8]> = outcome.targets.iter().map(|(t, _)| t.shown.as_slice()).collect();
     if let Err(e) = &outcome.result {
-        return internal_error(r, format_args!("purge of {} failed: {e}", Shown(&shown)));
+        internal_error(r, format_args!("purge of {} failed: {e}", Shown(&shown)));
+        return peers::deliver(r, HTTPStatus::INTERNAL_SERVER_ERROR, None, purged);
     }
     ngx_log_error!(
         NGX_LOG_INFO,
@@ -58,7 +61,7 @@ pub fn answer(r: &mut Request, outcome: &Outcome<'_>) -> ngx_int_t {
         .collect();
     let body = purge_summary(outcome.key, outcome.mode, &targets, outcome.index, elapsed_us);
     let status = if purged > 0 { HTTPStatus::OK } else { HTTPStatus::NOT_FOUND };
-    send(r, status, "application/json", &body)
+    peers::deliver(r, status, Some(&body), purged)
 }
 
 /// The targets for the log: quoted, escaped, the first few.

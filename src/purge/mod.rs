@@ -1,10 +1,15 @@
 //! `microcache_purge`: the content handler. It reads what the request asks for — a page or key
 //! (`GET`, `HEAD`, `PURGE`), the tags of a tag header (`PURGE`, `POST`), or a batch body
-//! (`POST`) — as [`target`]s, carries the purge out in a [`job`], and [`answer`]s.
+//! (`POST`) — as [`target`]s, carries the purge out in a [`job`], and [`answer`]s. With
+//! `microcache_purge_peers`, a client's purge also goes to every peer ([`peers`], each through
+//! the [`upstream`] module), signed ([`signature`]); a peer's signed purge is only applied.
 
 mod answer;
 mod job;
+pub mod peers;
+mod signature;
 mod target;
+mod upstream;
 
 use core::ptr;
 use std::os::unix::fs::FileExt;
@@ -19,6 +24,7 @@ use ngx::http::{HTTPStatus, HttpModuleLocationConf, HttpModuleMainConf, Request}
 use ngx::ngx_log_debug_http;
 
 use self::job::Purge;
+use self::signature::Received;
 use self::target::Target;
 use crate::conf::purge::PurgeConf;
 use crate::conf::{Content, Settings};
@@ -29,10 +35,23 @@ use crate::HttpMicrocacheModule;
 
 const MODE_HEADER: &[u8] = b"microcache-purge-mode";
 
+/// What a purge request asks for, once read.
+struct Asked {
+    mode: PurgeMode,
+    targets: Vec<Target>,
+    /// A single page or key purge: the answer names the key too.
+    key: Option<Vec<u8>>,
+    /// Signed by a peer: applied here, not sent on.
+    signed: bool,
+}
+
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx passes a valid request to content handlers.
     let r = unsafe { Request::from_ngx_http_request(r) };
     guard(r.log(), || {
+        if peers::call_of(r.as_ref()).is_some() {
+            return upstream::start(r);
+        }
         if !method_is(r, &[b"GET", b"HEAD", b"PURGE", b"POST"]) {
             return not_allowed(r, "GET, HEAD, PURGE, POST");
         }
@@ -41,9 +60,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         };
         let mode = match mode(r, settings) {
             Ok(mode) => mode,
-            Err(()) => {
-                return bad_request(r, "the Microcache-Purge-Mode header must be hard or soft")
-            }
+            Err(()) => return refuse(r, HTTPStatus::BAD_REQUEST, BAD_MODE),
         };
         let tagged = method_is(r, &[b"PURGE", b"POST"]);
         let tags =
@@ -56,17 +73,22 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             }
             return Status::NGX_DONE.into();
         }
+        let signed = match signature::check(r, settings, b"") {
+            Received::Unsigned => false,
+            Received::Signed => true,
+            Received::Refused(why) => return refuse(r, HTTPStatus::FORBIDDEN, why),
+        };
         let rc = r.discard_request_body();
         if rc != Status::NGX_OK {
             return rc.into();
         }
         if !tags.is_empty() {
-            return start(r, conf, settings, mode, tags, None);
+            return start(r, conf, settings, Asked { mode, targets: tags, key: None, signed }, b"");
         }
         match target::of_location(r, conf) {
             Ok(Some(target)) => {
-                let key = target.shown.clone();
-                start(r, conf, settings, mode, vec![target], Some(key))
+                let key = Some(target.shown.clone());
+                start(r, conf, settings, Asked { mode, targets: vec![target], key, signed }, b"")
             }
             Ok(None) => HTTPStatus::BAD_REQUEST.0 as ngx_int_t,
             Err(why) => internal_error(r, format_args!("{why}")),
@@ -91,37 +113,61 @@ fn mode(r: &Request, settings: &Settings) -> Result<PurgeMode, ()> {
     }
 }
 
-fn bad_request(r: &mut Request, why: &str) -> ngx_int_t {
+const BAD_MODE: &str = "the Microcache-Purge-Mode header must be hard or soft";
+
+/// A purge not carried out, and why: `{"error":"…"}`.
+fn refuse(r: &mut Request, status: HTTPStatus, why: &str) -> ngx_int_t {
     let mut body = String::from("{\"error\":\"");
     microcache_core::report::json_escape_into(&mut body, why.as_bytes());
     body.push_str("\"}\n");
-    send(r, HTTPStatus::BAD_REQUEST, "application/json", &body)
+    send(r, status, "application/json", &body)
 }
 
+/// Carries the purge out here — unless this is a front tier, without a cache — and sends a
+/// client's purge to the peers meanwhile. `body` is a batch purge's body.
 fn start(
     r: &mut Request,
-    conf: &PurgeConf,
+    conf: &'static PurgeConf,
     settings: &Settings,
-    mode: PurgeMode,
-    targets: Vec<Target>,
-    key: Option<Vec<u8>>,
+    asked: Asked,
+    body: &[u8],
 ) -> ngx_int_t {
-    let Some(cache) = conf.zone.and_then(|z| z.cache()) else {
-        return internal_error(r, format_args!("the purge's cache zone is not configured"));
+    let cache = match conf.zone {
+        Some(zone) => match zone.cache() {
+            Some(cache) => Some(cache),
+            None => {
+                return internal_error(r, format_args!("the purge's cache zone is not configured"))
+            }
+        },
+        None => None,
     };
-    let index = HttpMicrocacheModule::main_conf(r)
-        .and_then(|m| m.indexes.iter().find(|i| i.indexes(&cache)));
-    for target in &targets {
+    for target in &asked.targets {
         ngx_log_debug_http!(
             r,
             "microcache: {} purge \"{}\"",
-            mode.as_str(),
+            asked.mode.as_str(),
             target.shown.escape_ascii()
         );
     }
+    if let Some(peers) = conf.peers.as_ref().filter(|_| !asked.signed && r.is_main()) {
+        let Some(wire) = signature::outgoing(r, settings, asked.mode, body) else {
+            return internal_error(r, format_args!("no secret to sign the purge with"));
+        };
+        if peers::begin(r, peers, asked.mode, wire).is_none() {
+            return internal_error(r, format_args!("cannot send the purge to the peers"));
+        }
+    }
+    let Some(cache) = cache else {
+        let rc = peers::without_cache(r, asked.mode);
+        return peers::hold(r, rc);
+    };
+    let index = HttpMicrocacheModule::main_conf(r)
+        .and_then(|m| m.indexes.iter().find(|i| i.indexes(&cache)));
+    let Asked { mode, targets, key, .. } = asked;
     let purge =
         Purge { cache, index, mode, targets, key, tag_headers: settings.tag_headers.clone() };
-    job::start(r, purge)
+    let rc = job::start(r, purge);
+    peers::hold(r, rc)
 }
 
 /// Called when a batch body is read: parses it and starts the purge.
@@ -145,6 +191,11 @@ unsafe extern "C" fn read_batch(r: *mut ngx_http_request_t) {
                 );
             }
         };
+        let signed = match signature::check(req, settings, &body) {
+            Received::Unsigned => false,
+            Received::Signed => true,
+            Received::Refused(why) => return refuse(req, HTTPStatus::FORBIDDEN, why),
+        };
         let lines = match parse_batch(&body) {
             Ok(lines) => lines,
             Err(e) => {
@@ -155,11 +206,9 @@ unsafe extern "C" fn read_batch(r: *mut ngx_http_request_t) {
         let targets = target::of_batch(req, &lines, settings);
         let mode = match mode(req, settings) {
             Ok(mode) => mode,
-            Err(()) => {
-                return bad_request(req, "the Microcache-Purge-Mode header must be hard or soft")
-            }
+            Err(()) => return refuse(req, HTTPStatus::BAD_REQUEST, BAD_MODE),
         };
-        start(req, conf, settings, mode, targets, None)
+        start(req, conf, settings, Asked { mode, targets, key: None, signed }, &body)
     });
     // SAFETY: the body handler ends with finalizing, which drops the body's reference.
     unsafe { ngx_http_finalize_request(r, rc) };

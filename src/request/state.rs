@@ -9,7 +9,7 @@
 
 use core::ffi::c_void;
 use core::mem::size_of;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use microcache_core::key::arrival_path;
 use nginx_sys::{ngx_http_request_t, ngx_pool_cleanup_add, ngx_str_t};
@@ -17,6 +17,7 @@ use nginx_sys::{ngx_http_request_t, ngx_pool_cleanup_add, ngx_str_t};
 use super::facts::announces_body;
 use super::values::Values;
 use crate::ngx_http_microcache_module;
+use crate::purge::peers::FanOut;
 
 /// The request as it arrived, before any rewrite, redirect or body handling changed it.
 pub struct Arrival {
@@ -39,6 +40,8 @@ pub struct RequestState {
     pub values: Option<Values>,
     /// The counters have seen this request.
     pub counted: bool,
+    /// A purge this request sends to the peers, while it waits for their answers.
+    pub fan_out: Option<NonNull<FanOut>>,
 }
 
 /// The cleanup of a state: it no longer belongs to a request. Its address also marks the pool
@@ -102,7 +105,7 @@ pub fn find_or_create<'p>(r: &mut ngx_http_request_t) -> Option<&'p mut RequestS
     let data = c.data.cast::<RequestState>();
     // SAFETY: data points to fresh, suitably aligned pool memory.
     unsafe {
-        data.write(RequestState { owner: r, arrival, values: None, counted: false });
+        data.write(RequestState { owner: r, arrival, values: None, counted: false, fan_out: None });
         *ctx_slot(r) = data.cast();
     }
     c.handler = Some(release);

@@ -1,10 +1,13 @@
-//! Any bytes as tag header values, a stored cache file's headers, a batch body, a purge mode
-//! and a cache status: nothing panics, limits hold, and what parses reports where it came from.
+//! Any bytes as tag header values, a stored cache file's headers, a batch body, a purge mode,
+//! a cache status, a peer's answer and a purge signature: nothing panics, limits hold, and what
+//! parses reports where it came from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use microcache_core::batch::{parse_batch, BatchError, PurgeMode};
 use microcache_core::cache_status::cache_status;
+use microcache_core::peers::head::parse_head;
+use microcache_core::peers::sign::{verify, Purge, Secret};
 use microcache_core::report::{purge_summary, IndexUse, TargetResult};
 use microcache_core::tags::{
     stored_header_block, stored_tags, TagHeaders, TagSet, MAX_TAGS, MAX_TAG_BYTES, MAX_TAG_LEN,
@@ -48,4 +51,11 @@ fuzz_target!(|data: &[u8]| {
         let mut buf = vec![0; status.len()];
         assert_eq!(status.write(&mut buf), buf.len());
     }
+
+    if let Ok(Some(peer)) = parse_head(data) {
+        assert!(peer.len <= data.len() && (100..600).contains(&peer.status));
+    }
+    let secret = Secret::parse(b"a fuzzing secret of 16+ bytes").unwrap();
+    let purge = Purge { method: b"PURGE", uri: head, host: b"example.com", headers: &[], body: reason };
+    assert!(verify(&secret, 1_700_000_000, data, &purge).is_err());
 });
