@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster
+.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster bench-hydrate
 
 deps:
 	scripts/install-deps.sh
@@ -166,3 +166,8 @@ bench-index: debian
 # robin, side by side; about 2 minutes; writes bench/cluster-results.md.
 bench-cluster: debian
 	bench/cluster.sh
+
+# Edge state hydration's benchmark (bench/README.md): about 2 minutes; writes
+# bench/hydrate-results.md.
+bench-hydrate: debian
+	bench/hydrate.sh

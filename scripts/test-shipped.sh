@@ -42,10 +42,12 @@ dir=$work/debian
 vdir=$work/vendored
 
 # staging DIR HTTP HTTPS NGINX SO COMMAND [CHECKOUT]: CHECKOUT's staging/run.sh (this one's by
-# default); DIR "": the runtime directory it picks itself.
+# default); DIR "": the runtime directory it picks itself. The configuration exactly as shipped,
+# unless STAGING_HYDRATE=1 (the WooCommerce carts opt-in enabled).
 staging() {
     STAGING_DIR=$1 STAGING_HTTP_PORT=$2 STAGING_HTTPS_PORT=$3 STAGING_NGINX=$4 STAGING_MODULE=$5 \
     STAGING_LISTEN=127.0.0.1 STAGING_DETACH=1 STAGING_TIMEOUT=20 STAGING_PHP_CHILDREN=4 \
+    STAGING_HYDRATE=${STAGING_HYDRATE:-0} \
         timeout 90 "${7:-$repo}/staging/run.sh" "$6"
 }
 # The staging run of the private checkout check, and its runtime directory.
@@ -140,10 +142,12 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
     skip "fstab line mounts (private namespace)" "needs root and unshare"
 fi
-cpath=$(sed -e 's/#.*//' conf/nginx.conf conf/sites-available/example.com | grep -oE 'fastcgi_cache_path +[^ ]+' | awk '{print $2}')
+# The site's pages and the cart states (nginx.conf).
+cpaths=$(sed -e 's/#.*//' conf/nginx.conf conf/sites-available/example.com | grep -oE 'fastcgi_cache_path +[^ ]+' | awk '{print $2}')
 mpoint=$(sed -e 's/#.*//' deploy/fstab | awk 'NF >= 4 {print $2}')
-check "the site's cache is a directory of its own in the fstab tmpfs" "fastcgi_cache_path $cpath, fstab $mpoint" \
-    test -n "$cpath" -a "$(dirname "$cpath")" = "$mpoint"
+elsewhere=$(for p in $cpaths; do [ "$(dirname "$p")" = "$mpoint" ] || echo "$p"; done)
+check "each cache is a directory of its own in the fstab tmpfs" "fastcgi_cache_path $(tr '\n' ' ' <<<"$cpaths")fstab $mpoint" \
+    test "$(wc -w <<<"$cpaths")" = 2 -a -z "$elsewhere"
 PHP_FPM_BIN=$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)
 php_fpm_configure "$work/php-fpm-test" www-data www-data
 php_fpm_test "$work/php-fpm-test" 2>/dev/null
@@ -467,8 +471,8 @@ else
     skip "staging from a private checkout" "needs root (the workers run as www-data only then)"
 fi
 
-section "staging on the vendored nginx (https $v_https_port)"
-out=$(staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
+section "staging on the vendored nginx, WooCommerce carts from the cache (https $v_https_port)"
+out=$(STAGING_HYDRATE=1 staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" start 2>&1)
 rc=$?
 check "staging/run.sh starts with $("$vendored_nginx" -v 2>&1 | sed 's/.*: //')" "exit $rc: $(grep -m1 -E 'running|staging:' <<<"$out")" test $rc = 0
 if [ $rc = 0 ]; then
@@ -477,6 +481,7 @@ if [ $rc = 0 ]; then
     b=$(curl -sk --max-time 5 --resolve "$name:$v_https_port:127.0.0.1" -o /dev/null -D - \
         "https://$name:$v_https_port/v/?gclid=1&p=1" | tr -d '\r' | sed -n 's/^x-fastcgi-cache: //Ip')
     check "vendored: tracking variants MISS then HIT" "$a then $b" test "$a $b" = "MISS HIT"
+    check_hydrated_cart "$name" "$v_https_port" "$vdir/logs/renders.log"
     staging "$vdir" "$v_http_port" "$v_https_port" "$vendored_nginx" "$vendored_so" stop >/dev/null 2>&1
 fi
 

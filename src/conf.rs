@@ -24,8 +24,8 @@ use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
     NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_CONF_TAKE123,
-    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
-    NGX_HTTP_SRV_CONF,
+    NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::NGX_CONF_OK;
 use ngx::http::{HttpModuleMainConf, Merge, MergeConfigError};
@@ -34,6 +34,7 @@ use ngx::ngx_string;
 use self::ext::ConfExt;
 use self::peers::PeersConf;
 use self::purge::PurgeConf;
+use crate::hydrate::{self, HydrateSettings};
 use crate::index::CacheIndex;
 use crate::HttpMicrocacheModule;
 
@@ -69,6 +70,7 @@ pub struct Settings {
     pub enable: bool,
     pub args: ArgRules,
     pub skip: SkipRules,
+    pub hydrate: HydrateSettings,
     pub tag_headers: TagHeaders,
     pub hide_tag_headers: bool,
     pub purge_mode: PurgeMode,
@@ -81,6 +83,7 @@ impl Default for Settings {
             enable: false,
             args: ArgRules::default(),
             skip: SkipRules::default(),
+            hydrate: HydrateSettings::default(),
             tag_headers: TagHeaders::default(),
             hide_tag_headers: true,
             purge_mode: PurgeMode::Hard,
@@ -90,7 +93,7 @@ impl Default for Settings {
 }
 
 /// One directive's effect on the settings of its level.
-type Override = Box<dyn Fn(&mut Settings)>;
+pub type Override = Box<dyn Fn(&mut Settings)>;
 
 /// What a location answers by itself in the content phase.
 pub enum Content {
@@ -183,7 +186,7 @@ impl Merge for LocConf {
 const ANY_LEVEL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
 /// How an inherited setting's directive turns its arguments into an override.
-type Parse = fn(&[&[u8]]) -> Result<Override, ConfError>;
+pub type Parse = fn(&[&[u8]]) -> Result<Override, ConfError>;
 
 /// How a location-only directive makes its location answer by itself.
 type ParseContent = fn(&mut ngx_conf_t) -> Result<Content, String>;
@@ -209,12 +212,27 @@ const fn setting(name: ngx_str_t, type_: u32, parse: Parse) -> ngx_command_t {
     command(name, ANY_LEVEL | type_, set_setting, parse as *mut c_void)
 }
 
+/// A setting directive with more to it than `setting`: its parser reads the configuration (to
+/// compile a complex value); it may repeat at a level; it may belong to a group of directives
+/// that build one setting together (the hydration rules), of which the first at a level
+/// replaces what the level inherits, as `add_header` does.
+pub struct Extended {
+    pub parse: fn(&mut ngx_conf_t) -> Result<Override, String>,
+    pub repeat: bool,
+    /// Empties the group's setting: the same function for every directive of a group.
+    pub group: Option<fn(&mut Settings)>,
+}
+
+const fn extended(name: ngx_str_t, type_: u32, how: &'static Extended) -> ngx_command_t {
+    command(name, ANY_LEVEL | type_, set_extended, ptr::from_ref(how).cast_mut().cast())
+}
+
 /// A location-only directive whose location answers by itself.
 const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_command_t {
     command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
-pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 19] = [
+pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 26] = [
     setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
     setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
     setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
@@ -237,6 +255,17 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 19] = [
         ptr::null_mut(),
     ),
     content(ngx_string!("microcache_status"), NGX_CONF_NOARGS, status),
+    extended(ngx_string!("microcache_hydrate"), NGX_CONF_TAKE1, &hydrate::conf::STATE),
+    setting(ngx_string!("microcache_hydrate_max_size"), NGX_CONF_TAKE1, hydrate::conf::max_size),
+    extended(ngx_string!("microcache_hydrate_script"), NGX_CONF_TAKE1, &hydrate::conf::SCRIPT),
+    extended(ngx_string!("microcache_hydrate_text"), NGX_CONF_TAKE2, &hydrate::conf::TEXT),
+    extended(ngx_string!("microcache_hydrate_attr"), NGX_CONF_TAKE3, &hydrate::conf::ATTR),
+    setting(ngx_string!("microcache_hydrate_fallback"), NGX_CONF_TAKE1, hydrate::conf::fallback),
+    setting(
+        ngx_string!("microcache_hydrate_cache_control"),
+        NGX_CONF_TAKE1,
+        hydrate::conf::cache_control,
+    ),
     ngx_command_t {
         name: ngx_string!("microcache_index"),
         type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE12) as ngx_uint_t,
@@ -428,6 +457,44 @@ unsafe extern "C" fn set_setting(
         }
         Err(e) => cf.error(e.message(&name)),
     }
+}
+
+/// The handler of the `extended` directives.
+unsafe extern "C" fn set_extended(
+    cf: *mut ngx_conf_t,
+    cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls directive handlers with their own cf, command and LocConf.
+    let (cf, lcf) = unsafe { level(cf, conf) };
+    // SAFETY: every command with this handler was made by `extended`, with an Extended.
+    let how = unsafe { &*(*cmd).post.cast::<Extended>() };
+    let name = cf.directive();
+    if !how.repeat && lcf.overrides.iter().any(|(set_by, _)| ptr::eq(*set_by, cmd)) {
+        return cf.error(format_args!("\"{name}\" directive is duplicate"));
+    }
+    let apply = match (how.parse)(cf) {
+        Ok(apply) => apply,
+        Err(message) => return cf.error(message),
+    };
+    if let Some(reset) = how.group {
+        if !lcf.overrides.iter().any(|(set_by, _)| in_group(*set_by, reset)) {
+            lcf.overrides.push((cmd, Box::new(reset)));
+        }
+    }
+    lcf.overrides.push((cmd, apply));
+    NGX_CONF_OK
+}
+
+/// Whether `cmd` is a directive of the group that `reset` empties.
+fn in_group(cmd: *const ngx_command_t, reset: fn(&mut Settings)) -> bool {
+    // SAFETY: overrides record rows of the command table, which is static.
+    let cmd = unsafe { &*cmd };
+    let handler: Handler = set_extended;
+    let extended = cmd.set.is_some_and(|set| ptr::fn_addr_eq(set, handler));
+    // SAFETY: rows with this handler carry an Extended.
+    extended
+        && unsafe { &*cmd.post.cast::<Extended>() }.group.is_some_and(|g| ptr::fn_addr_eq(g, reset))
 }
 
 /// The handler of `microcache_purge` and `microcache_status`: one of them per location.

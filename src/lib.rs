@@ -7,6 +7,7 @@ mod cache;
 mod conf;
 mod counters;
 mod guard;
+mod hydrate;
 mod index;
 mod list;
 mod phases;
@@ -91,7 +92,7 @@ impl HttpModule for HttpMicrocacheModule {
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         // SAFETY: nginx passes the configuration being parsed.
         let cf = unsafe { &mut *cf };
-        if phases::register(cf).is_none() {
+        if phases::register(cf).is_none() || hydrate::register(cf).is_none() {
             return Status::NGX_ERROR.into();
         }
         let zone = match counters::add_zone(cf) {

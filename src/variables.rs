@@ -24,7 +24,7 @@ enum Shows {
     CacheStatus,
 }
 
-const VARIABLES: [Variable; 7] = [
+const VARIABLES: [Variable; 8] = [
     Variable { name: ngx_string!("microcache_key"), shows: Shows::Value(|v| v.key.as_bytes()) },
     Variable {
         name: ngx_string!("microcache_request_uri"),
@@ -42,6 +42,10 @@ const VARIABLES: [Variable; 7] = [
     Variable {
         name: ngx_string!("microcache_skip_reason"),
         shows: Shows::Value(|v| v.skip.map_or("", |r| r.as_str()).as_bytes()),
+    },
+    Variable {
+        name: ngx_string!("microcache_hydrate_status"),
+        shows: Shows::Value(|v| v.hydrate_status.as_bytes()),
     },
     Variable { name: ngx_string!("microcache_cache_status"), shows: Shows::CacheStatus },
 ];

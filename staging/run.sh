@@ -25,6 +25,10 @@
 #   STAGING_MODULE (target/debian/release/libngx_http_microcache_module.so)
 #   STAGING_PHP_FPM (php-fpm8.2)  STAGING_PHP_CHILDREN (4: pm.max_children of the static pool)
 #   STAGING_NGINX_CONF_SRC (/etc/nginx)   where mime.types and fastcgi_params come from
+#   STAGING_HYDRATE (1)        WooCommerce carts from the cache (README): the opt-in of the
+#                              shipped vhost enabled in the copy, for the demo shop /shop.php;
+#                              0 runs the configuration exactly as shipped (the default when
+#                              STAGING_WWW is set: that document root has no demo shop)
 #   STAGING_WWW                a document root to serve as it is (scripts/wordpress/ serves a
 #                              WordPress this way); default: a fresh copy of staging/www
 #   STAGING_DETACH=1           start, wait until it answers, and return
@@ -41,6 +45,8 @@ source "$repo/scripts/lib/pidfile.sh"
 source "$repo/scripts/lib/php-fpm.sh"
 # shellcheck source=scripts/lib/tls.sh
 source "$repo/scripts/lib/tls.sh"
+# shellcheck source=scripts/lib/hydrate.sh
+source "$repo/scripts/lib/hydrate.sh"
 
 if [ -n "${STAGING_DIR:-}" ]; then
     dir=$STAGING_DIR
@@ -59,6 +65,8 @@ php_fpm=${STAGING_PHP_FPM:-php-fpm8.2}
 php_children=${STAGING_PHP_CHILDREN:-4}
 nginx_conf_src=${STAGING_NGINX_CONF_SRC:-/etc/nginx}
 timeout=${STAGING_TIMEOUT:-20}
+hydrate=${STAGING_HYDRATE:-1}
+[ -z "${STAGING_WWW:-}" ] || hydrate=${STAGING_HYDRATE:-0}
 www=${STAGING_WWW:-$dir/www}
 
 nginx_pid="$dir/run/nginx.pid"
@@ -115,6 +123,12 @@ prepare() {
         cp -a "$repo/staging/www" "$dir/www"
         chmod -R a+rX "$dir/www"
     fi
+    # The cart state endpoint, and the stand-in store of carts the demo shop writes.
+    rm -rf "$dir/microcache"
+    cp -a "$repo/deploy/woocommerce" "$dir/microcache"
+    chmod -R a+rX "$dir/microcache"
+    mkdir -p "$dir/microcache/carts"
+    chown "$WORKER_USER:$WORKER_GROUP" "$dir/microcache/carts"
 
     # --- nginx configuration: the shipped files, deployment values swapped ---
     MC_LISTEN=$listen MC_HTTP_PORT=$http_port MC_HTTPS_PORT=$https_port \
@@ -127,8 +141,10 @@ prepare() {
 /etc/letsencrypt/live/example.com/fullchain.pem $dir/tls/fullchain.pem
 /etc/letsencrypt/live/example.com/privkey.pem $dir/tls/privkey.pem
 /var/www/example.com $www
+/var/www/microcache/ $dir/microcache/
 /run/php/php8.2-fpm.sock $dir/run/php-fpm.sock" \
         "$repo/staging/render-conf.sh" "$repo/conf" "$dir/conf"
+    [ "$hydrate" = 0 ] || hydrate_opt_in "$dir/conf" || die "the shipped files changed: update scripts/lib/hydrate.sh"
 
     self_signed_cert "$name" "$dir/tls/fullchain.pem" "$dir/tls/privkey.pem" \
         || die "openssl could not create a certificate"
@@ -174,6 +190,13 @@ Try it with curl:
   curl -sk -o /dev/null -D - $r 'https://$name:$https_port/?p=1&gclid=abc'      # same entry: HIT
   curl -sk  $r 'https://$name:$https_port/?p=1&utm_source=x&format=json'   # what PHP received
   curl -sk  $r 'https://$name:$https_port/microcache-status'
+EOF
+    [ "$hydrate" = 0 ] || cat <<EOF
+WooCommerce carts from the cache (STAGING_HYDRATE=1): the demo shop https://$name:$https_port/shop.php
+  curl -sk -c jar -b jar -L $r 'https://$name:$https_port/shop.php?add-to-cart=7' | grep cart-contents
+  curl -sk -b jar -D - $r 'https://$name:$https_port/shop.php' | grep -iE 'cache-control|x-fastcgi|cart-contents'
+EOF
+    cat <<EOF
 In a browser: add "$curl_host $name" to /etc/hosts (or start Chromium with
   --host-resolver-rules="MAP $name $curl_host"), open https://$name:$https_port/ and accept the certificate.
 

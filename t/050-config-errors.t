@@ -223,7 +223,108 @@ the shared memory zone "microcache_counters" is used by ngx_http_microcache_modu
 
 
 
-=== TEST 21: a valid configuration with every directive passes
+=== TEST 21: a hydration selector that does not parse names the directive and the selector
+--- config
+    microcache_hydrate_text "div[" cart.count;
+--- must_die
+--- error_log
+invalid selector "div[" in "microcache_hydrate_text" directive
+
+
+
+=== TEST 22: a hydration field path that does not parse
+--- config
+    microcache_hydrate_text .count "cart..count";
+--- must_die
+--- error_log
+invalid field "cart..count" in "microcache_hydrate_text" directive
+
+
+
+=== TEST 23: a hydration template that does not parse
+--- config
+    microcache_hydrate_attr a.cart title "Cart ({cart.count)";
+--- must_die
+--- error_log
+invalid template "Cart ({cart.count)" in "microcache_hydrate_attr" directive
+
+
+
+=== TEST 24: a template that could set the scheme of a URL attribute
+--- config
+    microcache_hydrate_attr a.cart href "{cart.url}";
+--- must_die
+--- error_log
+invalid template "{cart.url}" in "microcache_hydrate_attr" directive, a field can set the scheme of "href"
+
+
+
+=== TEST 25: an attribute whose value is code
+--- config
+    microcache_hydrate_attr img onerror "{x}";
+--- must_die
+--- error_log
+invalid attribute "onerror" in "microcache_hydrate_attr" directive, its value is code, which escaping cannot make safe
+
+
+
+=== TEST 26: a script name that is not a JavaScript identifier
+--- config
+    microcache_hydrate_script "cart-state";
+--- must_die
+--- error_log
+invalid name "cart-state" in "microcache_hydrate_script" directive
+
+
+
+=== TEST 27: one script per level
+--- config
+    microcache_hydrate_script cart;
+    microcache_hydrate_script shop;
+--- must_die
+--- error_log
+"microcache_hydrate_script" directive is duplicate
+
+
+
+=== TEST 28: a state URI that is not a path
+--- config
+    microcache_hydrate state.php;
+--- must_die
+--- error_log
+invalid URI "state.php" in "microcache_hydrate" directive, a subrequest URI starts with "/"
+
+
+
+=== TEST 29: microcache_hydrate_max_size out of range
+--- config
+    microcache_hydrate_max_size 2m;
+--- must_die
+--- error_log
+invalid value "2m" in "microcache_hydrate_max_size" directive, it must be a size from 1 to 1m
+
+
+
+=== TEST 30: microcache_hydrate_fallback is skeleton or origin
+--- config
+    microcache_hydrate_fallback cache;
+--- must_die
+--- error_log
+invalid value "cache" in "microcache_hydrate_fallback" directive, it must be "skeleton" or "origin"
+
+
+
+=== TEST 31: microcache_hydrate_cache_control with a line break
+--- config
+    microcache_hydrate_cache_control "private
+X-Injected: 1";
+--- must_die
+--- error_log
+in "microcache_hydrate_cache_control" directive, a header value is not empty and has no control characters
+
+
+
+=== TEST 32: a valid configuration with every directive passes
 --- http_config
     fastcgi_cache_path mc_cache keys_zone=mc:1m;
     microcache on;
@@ -236,7 +337,16 @@ the shared memory zone "microcache_counters" is used by ngx_http_microcache_modu
     microcache_bypass_cookies wordpress_logged_in_* wp-postpass_*;
     microcache_bypass_args add-to-cart;
     microcache_bypass_headers Authorization;
+    microcache_hydrate_script cart;
+    microcache_hydrate_text ".mini-cart .count" cart.count;
+    microcache_hydrate_attr a.cart-contents data-count "{cart.count}";
+    microcache_hydrate_attr a.cart-contents href "/cart/?n={cart.count}";
+    microcache_hydrate_max_size 16k;
+    microcache_hydrate_fallback origin;
+    microcache_hydrate_cache_control "private, max-age=0";
 --- config
+    location /shop/ { microcache_hydrate /state$uri?d=$cookie_district; }
+    location /plain/ { microcache_hydrate off; microcache_hydrate_cache_control off; }
     location /purge/ { microcache_purge mc; }
     location ~ /purgekey(/.*) { microcache_purge mc "$scheme$request_method$host$1"; }
     location = /status { microcache_status; }

@@ -67,7 +67,7 @@ __DATA__
 --- response_body eval
 [qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/,
  qr/backend/, qr/backend/, qr/backend/, qr/purged/, qr/purged/,
- qr/\A\Q{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1,"purged_by":{"key":{"hard":1,"soft":0},"prefix":{"hard":0,"soft":0},"tag":{"hard":0,"soft":0},"zone":{"hard":0,"soft":0}},"purge_latency_us":{"buckets":{"100":\E\d+,.*,"\+Inf":2\},"sum":\d+,"count":2\},"indexes":\{\}\}\n\z/s,
+ qr/\A\Q{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1,"purged_by":{"key":{"hard":1,"soft":0},"prefix":{"hard":0,"soft":0},"tag":{"hard":0,"soft":0},"zone":{"hard":0,"soft":0}},"purge_latency_us":{"buckets":{"100":\E\d+,.*,"\+Inf":2\},"sum":\d+,"count":2\},"indexes":\{\}\}\n\z/s,
  qr/\A\Q# HELP microcache_requests_total Requests in a microcache on scope.
 # TYPE microcache_requests_total counter
 microcache_requests_total 10
@@ -86,6 +86,7 @@ microcache_skips_total{reason="arg"} 1
 microcache_skips_total{reason="header"} 1
 microcache_skips_total{reason="body"} 0
 microcache_skips_total{reason="limit"} 1
+microcache_skips_total{reason="hydrate"} 0
 # HELP microcache_purges_total Purge requests, by result.
 # TYPE microcache_purges_total counter
 microcache_purges_total{result="purged"} 1

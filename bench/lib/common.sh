@@ -163,6 +163,7 @@ render_conf() {
 /etc/letsencrypt/live/example.com/fullchain.pem $BENCH_DIR/tls/cert.pem
 /etc/letsencrypt/live/example.com/privkey.pem $BENCH_DIR/tls/key.pem
 /var/www/example.com $root
+/var/www/microcache/ $BENCH_DIR/microcache/
 /run/php/php8.2-fpm.sock $BENCH_DIR/run/php-fpm.sock" \
         "$BENCH_REPO/staging/render-conf.sh" "$BENCH_REPO/conf" "$dest" || die "$v: the configuration could not be rendered"
 
@@ -230,6 +231,8 @@ bench_url() { echo "https://$BENCH_NAME:${BENCH_HTTPS_PORT[$1]}$2"; }
 bench_start_nginx() {
     local v=$1 i code w
     render_conf "$v"
+    # A benchmark may change its bench-only copy (bench/hydrate.sh enables hydration).
+    if declare -F bench_edit_conf >/dev/null; then bench_edit_conf "$v"; fi
     run_nginx "$v" -t -q || die "nginx -t failed for $v ($BENCH_DIR/$v/conf, $BENCH_SHM-$v/logs/error.log)"
     run_nginx "$v" || die "nginx ($v) did not start: $BENCH_SHM-$v/logs/error.log"
     for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do

@@ -9,6 +9,8 @@
 // Each execution appends one line to $MICROCACHE_RENDER_LOG (set in the bench pool): the
 // benchmark counts origin executions by counting lines.
 //
+// ?repeat=N repeats the product list N times (bench/hydrate.sh: a page of about 10 MB).
+//
 // Two special paths, used by the stampede and purge checks only:
 //   /slow/...  the same page after a 300 ms pause (so that 200 concurrent requests surely
 //              arrive while the first one is still rendering)
@@ -35,6 +37,7 @@ $h = static fn (string $s): string => htmlspecialchars($s, ENT_QUOTES | ENT_SUBS
 $page = max(1, (int) ($_GET['p'] ?? 1));
 $search = (string) ($_GET['s'] ?? '');
 $color = (string) ($_GET['color'] ?? '');
+$repeat = min(max(1, (int) ($_GET['repeat'] ?? 1)), 1000);
 
 // A deterministic "database": the catalogue is generated from a seed, then filtered and sorted,
 // as a theme would after WP_Query.
@@ -97,12 +100,15 @@ $canonical = '/shop/?' . http_build_query(array_filter(['p' => $page, 's' => $se
 <?php foreach ($kinds as $k): ?>
 <li class="menu-item menu-item-type-taxonomy"><a href="/product-category/<?= $h($k) ?>/"><?= $h(ucfirst($k)) ?></a></li>
 <?php endforeach; ?>
-</ul></nav></div>
+</ul></nav>
+<ul id="site-header-cart" class="site-header-cart menu"><li><a class="cart-contents" href="/cart/" title="View your shopping cart"><span class="woocommerce-Price-amount amount"><bdi>0,00&nbsp;<span class="woocommerce-Price-currencySymbol">&euro;</span></bdi></span> <span class="count">0 items</span></a></li></ul>
+</div>
 </header>
 <div id="content" class="site-content"><div class="col-full">
 <main id="main" class="site-main" role="main">
 <header class="woocommerce-products-header"><h1 class="woocommerce-products-header__title page-title"><?= $h(ucfirst($search ?: 'Shop')) ?></h1></header>
 <p class="woocommerce-result-count">Showing <?= count($shown) ?> of <?= count($matching) ?> results</p>
+<?php for ($r = 0; $r < $repeat; $r++): ?>
 <ul class="products columns-4">
 <?php foreach ($shown as $p): ?>
 <li class="product type-product post-<?= $p['id'] ?> status-publish instock product_cat-<?= $h($p['kind']) ?> has-post-thumbnail shipping-taxable purchasable product-type-simple">
@@ -115,6 +121,7 @@ $canonical = '/shop/?' . http_build_query(array_filter(['p' => $page, 's' => $se
 </li>
 <?php endforeach; ?>
 </ul>
+<?php endfor; ?>
 <nav class="woocommerce-pagination"><ul class="page-numbers">
 <?php for ($i = 1; $i <= 5; $i++): ?>
 <li><a class="page-numbers<?= $i === $page ? ' current' : '' ?>" href="<?= $h('/shop/?' . http_build_query(array_filter(['p' => $i, 's' => $search, 'color' => $color]))) ?>"><?= $i ?></a></li>

@@ -122,6 +122,11 @@ server {
 
 	# When not to use the cache: logged-in users, carts, admin, previews.
 	include snippets/microcache-wordpress.conf;
+	# WooCommerce carts from the cache (opt-in, README "WooCommerce carts from
+	# the cache"): uncomment, and delete the three WooCommerce cart cookies in
+	# snippets/microcache-wordpress.conf. Visitors with a cart then get the
+	# cached page with the mini-cart filled in by nginx.
+	#include snippets/microcache-hydrate-cart.conf;
 	# Status endpoints, loopback only.
 	include snippets/microcache-admin.conf;
 

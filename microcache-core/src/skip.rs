@@ -17,10 +17,13 @@ pub enum SkipReason {
     Header,
     Body,
     Limit,
+    /// Not a rule: the hydration state was unavailable and `microcache_hydrate_fallback origin`
+    /// has the origin render the page for this visitor.
+    Hydrate,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Method,
         SkipReason::Uri,
         SkipReason::Cookie,
@@ -28,6 +31,7 @@ impl SkipReason {
         SkipReason::Header,
         SkipReason::Body,
         SkipReason::Limit,
+        SkipReason::Hydrate,
     ];
 
     /// The value of `$microcache_skip_reason`.
@@ -40,6 +44,7 @@ impl SkipReason {
             SkipReason::Header => "header",
             SkipReason::Body => "body",
             SkipReason::Limit => "limit",
+            SkipReason::Hydrate => "hydrate",
         }
     }
 

@@ -16,6 +16,7 @@ use nginx_sys::{ngx_http_request_t, ngx_pool_cleanup_add, ngx_str_t};
 
 use super::facts::announces_body;
 use super::values::Values;
+use crate::hydrate::Hydration;
 use crate::ngx_http_microcache_module;
 use crate::purge::peers::FanOut;
 
@@ -42,13 +43,17 @@ pub struct RequestState {
     pub counted: bool,
     /// A purge this request sends to the peers, while it waits for their answers.
     pub fan_out: Option<NonNull<FanOut>>,
+    /// Edge state hydration, once a location asked for it.
+    pub hydration: Option<Box<Hydration>>,
 }
 
-/// The cleanup of a state: it no longer belongs to a request. Its address also marks the pool
-/// cleanups that carry states.
+/// The cleanup of a state: it no longer belongs to a request, and what it owns is dropped. Its
+/// address also marks the pool cleanups that carry states.
 unsafe extern "C" fn release(data: *mut c_void) {
     // SAFETY: nginx passes the data of the cleanup `create` registered.
-    unsafe { (*data.cast::<RequestState>()).owner = ptr::null_mut() };
+    let state = unsafe { &mut *data.cast::<RequestState>() };
+    state.owner = ptr::null_mut();
+    drop(state.hydration.take());
 }
 
 fn ctx_slot(r: &ngx_http_request_t) -> *mut *mut c_void {
@@ -105,7 +110,14 @@ pub fn find_or_create<'p>(r: &mut ngx_http_request_t) -> Option<&'p mut RequestS
     let data = c.data.cast::<RequestState>();
     // SAFETY: data points to fresh, suitably aligned pool memory.
     unsafe {
-        data.write(RequestState { owner: r, arrival, values: None, counted: false, fan_out: None });
+        data.write(RequestState {
+            owner: r,
+            arrival,
+            values: None,
+            counted: false,
+            fan_out: None,
+            hydration: None,
+        });
         *ctx_slot(r) = data.cast();
     }
     c.handler = Some(release);

@@ -34,6 +34,8 @@ pub struct Values {
     pub stripped_count: usize,
     /// The normalised query differs from the one the request arrived with.
     pub changed: bool,
+    /// `$microcache_hydrate_status`: set by hydration, empty where it does not apply.
+    pub hydrate_status: &'static str,
 }
 
 /// The values of `r`, computed with the settings of `r`'s location if not yet done.
@@ -86,6 +88,7 @@ fn compute(r: &Request, arrival: &Arrival, settings: &Settings) -> Option<Values
         skip,
         stripped_count: outcome.stripped,
         changed: outcome.changed,
+        hydrate_status: "",
     };
     ngx_log_debug_http!(
         r,

@@ -49,6 +49,7 @@ $examples = [
     '/cart/'                                         => 'WooCommerce cart: bypassed (path rule)',
     '/?add-to-cart=42'                               => 'bypassed (argument rule)',
     '/cookie.php'                                    => 'sets a cookie: never stored',
+    '/shop.php'                                      => 'a shop page: add to cart, and the cached page shows your cart (hydration)',
 ];
 ?>
 <!doctype html>

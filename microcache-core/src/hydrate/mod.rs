@@ -8,7 +8,8 @@
 //!    to clone (selectors are shared).
 //! 2. State: [`State::parse`] on the subrequest's body with `microcache_hydrate_max_size`; a
 //!    [`StateError`] gives the `REASON` of `failed:REASON`.
-//! 3. Body: [`Rewriter::new`] with the rules, the state, the response's charset and a
+//! 3. Body: for a `200` response whose `Content-Type` is HTML ([`html_charset`]),
+//!    [`Rewriter::new`] with the rules, the state, the response's charset and a
 //!    [`PlanUse`], kept in the request context; [`Rewriter::write`] for each body buffer and
 //!    [`Rewriter::end`] at the last, each handing the output ready so far to a closure, then
 //!    [`Rewriter::take_plan`]. Memory per response stays under [`MEMORY_LIMIT`] plus a few
@@ -33,6 +34,7 @@
 //! [`ConfError`]: crate::config::ConfError
 //! [`ConfError::message`]: crate::config::ConfError::message
 
+mod content_type;
 pub mod escape;
 mod path;
 mod rewriter;
@@ -40,6 +42,7 @@ mod rules;
 mod state;
 mod template;
 
+pub use content_type::html_charset;
 pub use path::FieldPath;
 pub use rewriter::{
     Plan, PlanUse, Rewriter, Summary, UnsupportedCharset, MEMORY_LIMIT, PLAN_MAX_PAGE,

@@ -60,6 +60,16 @@ impl Rules {
         self.script.is_none() && self.texts.is_empty() && self.attrs.is_empty()
     }
 
+    /// Adds the rules of `other` after these; its script, if it has one, replaces this one's.
+    /// The glue builds each directive's rule apart and a level's rules by extending.
+    pub fn extend(&mut self, other: &Rules) {
+        if other.script.is_some() {
+            self.script.clone_from(&other.script);
+        }
+        self.texts.extend_from_slice(&other.texts);
+        self.attrs.extend_from_slice(&other.attrs);
+    }
+
     /// `microcache_hydrate_script NAME`: `window.NAME` is set to the state. NAME is an ASCII
     /// JavaScript identifier or a dotted path of them (`shop.state`, whose `window.shop` the page
     /// must have created in an earlier script); `__proto__` is refused.
@@ -177,6 +187,26 @@ mod tests {
     #[test]
     fn rules_are_shareable_across_threads() {
         assert_send_sync::<Rules>();
+    }
+
+    #[test]
+    fn extending_appends_rules_and_replaces_the_script() {
+        let mut level = Rules::default();
+        assert!(level.is_empty());
+        let mut one = Rules::default();
+        one.add_text(b".count", b"cart.count").unwrap();
+        level.extend(&one);
+        let mut two = Rules::default();
+        two.set_script(b"cart").unwrap();
+        two.add_attr(b"a.cart", b"data-count", b"{cart.count}").unwrap();
+        level.extend(&two);
+        let mut three = Rules::default();
+        three.set_script(b"shop").unwrap();
+        level.extend(&three);
+        assert_eq!((level.texts.len(), level.attrs.len()), (1, 1));
+        assert_eq!(level.script.as_ref().map(|s| &*s.name), Some("shop"));
+        level.extend(&Rules::default());
+        assert_eq!(level.script.as_ref().map(|s| &*s.name), Some("shop"));
     }
 
     #[test]
