@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster bench-hydrate
+.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-wordpress-litespeed test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster bench-hydrate
 
 deps:
 	scripts/install-deps.sh
@@ -58,9 +58,10 @@ test-php-names:
 	$(CARGO) run --release -p microcache-core --example php_names -- --seconds $(PHP_NAMES_SECONDS)
 
 # libFuzzer for FUZZ_SECONDS on each target: the normaliser, the cache index against its model
-# (short inputs are many operations), purge input (tags, stored headers, batch bodies), and
-# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds); then
-# configuration parsing and PHP's names (against the real PHP) for a quarter of that.
+# (short inputs are many operations), purge input (tags, stored headers, batch bodies),
+# hydration (the escaping of any state, the rewrite of any page, starting from fuzz/seeds), and
+# an origin's caching headers (LiteSpeed's protocol, the generic purge header, vary cookies);
+# then configuration parsing and PHP's names (against the real PHP) for a quarter of that.
 # cargo-fuzz needs nightly-only flags; the one toolchain here is stable, hence RUSTC_BOOTSTRAP.
 # The crate forbids unsafe code, so AddressSanitizer (-s none) would only slow the fuzzer down.
 FUZZ_RUN = cd microcache-core && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -s none
@@ -69,6 +70,7 @@ fuzz:
 	$(FUZZ_RUN) normalise -- -max_total_time=$(FUZZ_SECONDS) -max_len=6000
 	$(FUZZ_RUN) index -- -max_total_time=$(FUZZ_SECONDS) -max_len=400 -len_control=0
 	$(FUZZ_RUN) purge_input -- -max_total_time=$(FUZZ_SECONDS) -max_len=6000
+	$(FUZZ_RUN) litespeed -- -max_total_time=$(FUZZ_SECONDS) -max_len=6000
 	for target in hydrate_escape hydrate_stream; do \
 		mkdir -p microcache-core/fuzz/corpus/$$target && \
 		( $(FUZZ_RUN) $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
@@ -121,6 +123,12 @@ test-wordpress-tags: debian
 # which cannot fetch the plugin.
 test-wordpress: test-wordpress-rules
 	scripts/wordpress/run.sh scripts/wordpress/check-nginx-helper.sh
+
+# The same, and LiteSpeed Cache for WordPress installed from LSCWP_GIT (a clone of its
+# repository) with the shipped opt-in block: what the plugin caches, purges and varies by role,
+# as a site owner and visitors see it. About 2 minutes; not in `test`, which cannot fetch it.
+test-wordpress-litespeed: debian
+	scripts/wordpress/run.sh scripts/wordpress/check-litespeed.sh
 
 # The staging image, built and run with podman (no Docker engine needed).
 test-docker:

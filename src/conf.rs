@@ -18,14 +18,15 @@ use microcache_core::batch::PurgeMode;
 use microcache_core::config::{
     parse_header_globs, parse_max_args, parse_methods, parse_name_globs, parse_uri_rule, ConfError,
 };
+use microcache_core::litespeed::purge_header_name;
 use microcache_core::peers::sign::Secret;
 use microcache_core::tags::TagHeaders;
 use microcache_core::{ArgRules, SkipRules};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
     NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_CONF_TAKE123,
-    NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
-    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
+    NGX_CONF_TAKE2, NGX_CONF_TAKE3, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
+    NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
 };
 use ngx::core::NGX_CONF_OK;
 use ngx::http::{HttpModuleMainConf, Merge, MergeConfigError};
@@ -36,6 +37,7 @@ use self::peers::PeersConf;
 use self::purge::PurgeConf;
 use crate::hydrate::{self, HydrateSettings};
 use crate::index::CacheIndex;
+use crate::litespeed::{parse_max_age, OriginRules};
 use crate::HttpMicrocacheModule;
 
 /// http-level state.
@@ -75,6 +77,7 @@ pub struct Settings {
     pub hide_tag_headers: bool,
     pub purge_mode: PurgeMode,
     pub purge_secret: Option<Secret>,
+    pub origin: OriginRules,
 }
 
 impl Default for Settings {
@@ -88,6 +91,7 @@ impl Default for Settings {
             hide_tag_headers: true,
             purge_mode: PurgeMode::Hard,
             purge_secret: None,
+            origin: OriginRules::default(),
         }
     }
 }
@@ -168,6 +172,7 @@ impl LocConf {
                 for (_, apply) in &self.overrides {
                     apply(&mut settings);
                 }
+                settings.tag_headers = settings.origin.tag_headers(&settings.tag_headers);
                 Arc::new(settings)
             }
         }
@@ -232,7 +237,7 @@ const fn content(name: ngx_str_t, type_: u32, parse: ParseContent) -> ngx_comman
     command(name, NGX_HTTP_LOC_CONF | type_, set_content, parse as *mut c_void)
 }
 
-pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 26] = [
+pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 29] = [
     setting(ngx_string!("microcache"), NGX_CONF_FLAG, enable),
     setting(ngx_string!("microcache_strip_args"), NGX_CONF_1MORE, strip_args),
     setting(ngx_string!("microcache_keep_args"), NGX_CONF_1MORE, keep_args),
@@ -247,6 +252,9 @@ pub static mut NGX_HTTP_MICROCACHE_COMMANDS: [ngx_command_t; 26] = [
     setting(ngx_string!("microcache_tag_headers_hide"), NGX_CONF_FLAG, tag_headers_hide),
     setting(ngx_string!("microcache_purge_mode"), NGX_CONF_TAKE1, purge_mode),
     setting(ngx_string!("microcache_purge_secret"), NGX_CONF_TAKE1, purge_secret),
+    setting(ngx_string!("microcache_litespeed"), NGX_CONF_FLAG, litespeed),
+    setting(ngx_string!("microcache_litespeed_max_age"), NGX_CONF_TAKE1, litespeed_max_age),
+    setting(ngx_string!("microcache_purge_header"), NGX_CONF_TAKE1, purge_header),
     content(ngx_string!("microcache_purge"), NGX_CONF_TAKE12, purge),
     command(
         ngx_string!("microcache_purge_peers"),
@@ -307,6 +315,25 @@ fn purge_mode(args: &[&[u8]]) -> Result<Override, ConfError> {
 fn purge_secret(args: &[&[u8]]) -> Result<Override, ConfError> {
     let secret = Secret::parse(args[0])?;
     Ok(Box::new(move |s| s.purge_secret = Some(secret.clone())))
+}
+
+fn litespeed(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let on = flag(args)?;
+    Ok(Box::new(move |s| s.origin.litespeed = on))
+}
+
+fn litespeed_max_age(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let max_age = parse_max_age(args[0]).ok_or_else(|| ConfError {
+        kind: "value",
+        value: args[0].to_vec(),
+        reason: "it must be a time of at least one second, such as 1d or 3600".to_owned(),
+    })?;
+    Ok(Box::new(move |s| s.origin.max_age = max_age))
+}
+
+fn purge_header(args: &[&[u8]]) -> Result<Override, ConfError> {
+    let name = purge_header_name(args[0])?;
+    Ok(Box::new(move |s| s.origin.purge_header = name.clone()))
 }
 
 fn enable(args: &[&[u8]]) -> Result<Override, ConfError> {

@@ -19,6 +19,7 @@ use ngx::core::Status;
 use ngx::{ngx_log_error, ngx_string};
 
 use crate::list::elements;
+use crate::litespeed::OriginCounters;
 use crate::ngx_http_microcache_module;
 
 const ZONE_NAME: ngx_str_t = ngx_string!("microcache_counters");
@@ -43,6 +44,8 @@ pub struct Counters {
     /// Purge requests by [`latency_bucket`], and their total time.
     pub purge_latency: [AtomicU64; LATENCY_BUCKETS],
     pub purge_latency_sum_us: AtomicU64,
+    /// What origins said about storing and purging.
+    pub origin: OriginCounters,
 }
 
 impl Counters {

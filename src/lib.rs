@@ -7,9 +7,11 @@ mod cache;
 mod conf;
 mod counters;
 mod guard;
+mod header_filter;
 mod hydrate;
 mod index;
 mod list;
+mod litespeed;
 mod phases;
 mod purge;
 mod request;
@@ -119,6 +121,7 @@ impl HttpModule for HttpMicrocacheModule {
                 return Status::NGX_ERROR.into();
             }
         }
+        litespeed::register(cf);
         Status::NGX_OK.into()
     }
 

@@ -33,10 +33,12 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         if format_arg(r) == b"prometheus" {
             let mut body = snapshot.to_prometheus();
             purges.extend_prometheus(&mut body, &indexes);
+            counters.origin.stats().extend_prometheus(&mut body);
             send(r, HTTPStatus::OK, "text/plain; version=0.0.4; charset=utf-8", &body)
         } else {
             let mut body = snapshot.to_json();
             purges.extend_json(&mut body, &indexes);
+            counters.origin.stats().extend_json(&mut body);
             send(r, HTTPStatus::OK, "application/json", &body)
         }
     })

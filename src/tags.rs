@@ -7,13 +7,11 @@
 //! What is recorded is what the cache file holds, its key and the tags of its stored upstream
 //! headers (so `*_hide_header` does not hide them from the index), as a rebuild reads them.
 
-use core::ptr;
-
 use microcache_core::index::Replace;
 use microcache_core::tags::TagHeaders;
 use nginx_sys::{
     ngx_http_cache_t, ngx_http_output_header_filter_pt, ngx_http_request_t, ngx_http_upstream_t,
-    ngx_int_t, ngx_table_elt_t, NGX_LOG_INFO,
+    ngx_int_t, NGX_LOG_INFO,
 };
 use ngx::core::Status;
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, Request};
@@ -21,8 +19,8 @@ use ngx::{ngx_log_debug_http, ngx_log_error};
 
 use crate::cache::{file, node, FileCache};
 use crate::guard::guard;
+use crate::header_filter;
 use crate::index::CacheIndex;
-use crate::list::elements;
 use crate::HttpMicrocacheModule;
 
 static mut NEXT_HEADER_FILTER: ngx_http_output_header_filter_pt = None;
@@ -46,32 +44,13 @@ unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
                 return Status::NGX_ERROR.into();
             }
             if settings.hide_tag_headers && req.is_main() {
-                hide(req, &settings.tag_headers);
+                header_filter::remove(req, |name| settings.tag_headers.matches(name));
             }
         }
         Status::NGX_OK.into()
     });
-    if rc != Status::NGX_OK.0 {
-        return rc;
-    }
-    // SAFETY: the next filter was set in register, before any request.
-    match unsafe { NEXT_HEADER_FILTER } {
-        // SAFETY: nginx's filter chain, called with the request it was given.
-        Some(next) => unsafe { next(r) },
-        None => Status::NGX_OK.into(),
-    }
-}
-
-/// Removes the tag headers from the response to the client.
-fn hide(r: &mut Request, names: &TagHeaders) {
-    let out = &mut r.as_mut().headers_out.headers;
-    // SAFETY: headers_out.headers holds ngx_table_elt_t; a zero hash is how nginx deletes one.
-    for h in unsafe { elements::<ngx_table_elt_t>(out) } {
-        if h.hash != 0 && names.matches(h.key.as_bytes()) {
-            // SAFETY: as above; the entry belongs to this request's list.
-            unsafe { (*ptr::from_ref(h).cast_mut()).hash = 0 };
-        }
-    }
+    // SAFETY: the next filter was set in register, before any request; r is ours.
+    unsafe { header_filter::pass_on(rc, NEXT_HEADER_FILTER, r) }
 }
 
 /// For a response from the upstream that nginx may store in an indexed cache: records it in

@@ -67,7 +67,7 @@ __DATA__
 --- response_body eval
 [qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/, qr/backend/,
  qr/backend/, qr/backend/, qr/backend/, qr/purged/, qr/purged/,
- qr/\A\Q{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1,"purged_by":{"key":{"hard":1,"soft":0},"prefix":{"hard":0,"soft":0},"tag":{"hard":0,"soft":0},"zone":{"hard":0,"soft":0}},"purge_latency_us":{"buckets":{"100":\E\d+,.*,"\+Inf":2\},"sum":\d+,"count":2\},"indexes":\{\}\}\n\z/s,
+ qr/\A\Q{"requests":10,"rewritten":3,"stripped_args":4,"skips":{"method":1,"uri":1,"cookie":1,"arg":1,"header":1,"body":0,"limit":1,"hydrate":0},"purges":{"purged":1,"not_found":1,"failed":0},"purged_entries":1,"purged_by":{"key":{"hard":1,"soft":0},"prefix":{"hard":0,"soft":0},"tag":{"hard":0,"soft":0},"zone":{"hard":0,"soft":0}},"purge_latency_us":{"buckets":{"100":\E\d+,.*,"\+Inf":2\},"sum":\d+,"count":2\},"indexes":\{\},\Q"origin":{"stored":0,"not_stored":{"unsaid":0,"no_cache":0,"private":0,"not_public":0,"zero_max_age":0,"vary":0},"malformed":{"cache_control":0,"vary":0,"purge":0},"purges":0,"purges_dropped":0}}\E\n\z/s,
  qr/\A\Q# HELP microcache_requests_total Requests in a microcache on scope.
 # TYPE microcache_requests_total counter
 microcache_requests_total 10

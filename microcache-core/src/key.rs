@@ -1,12 +1,19 @@
 //! The cache key, laid out in one place: `$scheme$request_method$host`, the raw path, then `?`
-//! and the query — no `?` when the query is empty.
+//! and the query — no `?` when the query is empty — then, for a visitor's variant of a page
+//! (LiteSpeed's vary cookie), `#` and the variant.
 //!
 //! The hex digits of the path's percent-escapes are written in upper case (their case is not
 //! significant: `%d0%bf` and `%D0%BF` are the same path), so a page linked with one case and
-//! purged with the other is one entry. The bytes after the host are what the origin receives as `REQUEST_URI`,
-//! so the key and the origin still see the same bytes.
+//! purged with the other is one entry. The bytes after the host, up to the variant, are what the
+//! origin receives as `REQUEST_URI`, so the key and the origin still see the same bytes.
+//!
+//! nginx ends a request's path and query at a raw `#`, so in a key the first `#` after the host
+//! starts the variant: a page's variants are exactly the keys that continue it with `#`.
 
 use crate::decode::hex_value;
+
+/// What separates a page's key from a variant of it.
+pub const VARIANT_SEPARATOR: u8 = b'#';
 
 /// The parts of a key.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +23,8 @@ pub struct KeyParts<'a> {
     pub host: &'a [u8],
     /// The raw path, as the client sent it.
     pub path: &'a [u8],
+    /// The visitor's variant of the page; empty for the page itself.
+    pub variant: &'a [u8],
 }
 
 /// Where the pieces of a key written by [`KeyParts::write`] are in its buffer.
@@ -23,8 +32,9 @@ pub struct KeyParts<'a> {
 pub struct KeyLayout {
     /// The key's length.
     pub len: usize,
-    /// Where the path starts: `buf[request_uri_start..len]` is `$microcache_request_uri`.
+    /// Where `$microcache_request_uri` is: `buf[request_uri_start..request_uri_end]`.
     pub request_uri_start: usize,
+    pub request_uri_end: usize,
     /// Where the query starts (after the `?`) and its length.
     pub query_start: usize,
     pub query_len: usize,
@@ -37,7 +47,7 @@ impl KeyParts<'_> {
 
     /// The buffer size [`KeyParts::write`] needs for a query of at most `max_query_len` bytes.
     pub fn capacity(&self, max_query_len: usize) -> usize {
-        self.prefix_len() + 1 + max_query_len
+        self.prefix_len() + 1 + max_query_len + 1 + self.variant.len()
     }
 
     /// Writes the key into `buf` (at least [`KeyParts::capacity`] bytes). `write_query` is given
@@ -59,8 +69,14 @@ impl KeyParts<'_> {
         buf[at] = b'?';
         let query_start = at + 1;
         let query_len = write_query(&mut buf[query_start..]);
-        let len = if query_len == 0 { at } else { query_start + query_len };
-        KeyLayout { len, request_uri_start, query_start, query_len }
+        let request_uri_end = if query_len == 0 { at } else { query_start + query_len };
+        let mut len = request_uri_end;
+        if !self.variant.is_empty() {
+            buf[len] = VARIANT_SEPARATOR;
+            buf[len + 1..len + 1 + self.variant.len()].copy_from_slice(self.variant);
+            len += 1 + self.variant.len();
+        }
+        KeyLayout { len, request_uri_start, request_uri_end, query_start, query_len }
     }
 
     /// The whole key, with `query` as it is.
@@ -73,6 +89,16 @@ impl KeyParts<'_> {
         key.truncate(layout.len);
         key
     }
+}
+
+/// The start every variant of the page whose key is `key` has: `key#`.
+pub fn variants_prefix(key: &[u8]) -> Vec<u8> {
+    [key, &[VARIANT_SEPARATOR]].concat()
+}
+
+/// Whether `key` is a variant of the page whose key is `page`.
+pub fn is_variant_of(key: &[u8], page: &[u8]) -> bool {
+    key.strip_prefix(page).is_some_and(|rest| rest.first() == Some(&VARIANT_SEPARATOR))
 }
 
 /// The raw path of a request line's URI: up to the first `?` or `#`, where nginx ends `$uri`
@@ -104,7 +130,7 @@ mod tests {
     use super::*;
 
     fn parts(path: &[u8]) -> KeyParts<'_> {
-        KeyParts { scheme: b"https", method: b"GET", host: b"example.com", path }
+        KeyParts { scheme: b"https", method: b"GET", host: b"example.com", path, variant: b"" }
     }
 
     #[test]
@@ -123,10 +149,29 @@ mod tests {
             3
         });
         assert_eq!(&buf[..layout.len], b"httpsGETexample.com/p/?a=1");
-        assert_eq!(&buf[layout.request_uri_start..layout.len], b"/p/?a=1");
+        assert_eq!(&buf[layout.request_uri_start..layout.request_uri_end], b"/p/?a=1");
+        assert_eq!(layout.request_uri_end, layout.len);
         assert_eq!(&buf[layout.query_start..layout.query_start + layout.query_len], b"a=1");
         let empty = p.write(&mut buf, |_| 0);
         assert_eq!(&buf[..empty.len], b"httpsGETexample.com/p/");
+    }
+
+    #[test]
+    fn variants_follow_the_request_uri() {
+        let p = KeyParts { variant: b"9f#e", ..parts(b"/p/") };
+        let mut buf = vec![0; p.capacity(3)];
+        let layout = p.write(&mut buf, |room| {
+            room[..3].copy_from_slice(b"a=1");
+            3
+        });
+        assert_eq!(&buf[..layout.len], b"httpsGETexample.com/p/?a=1#9f#e");
+        assert_eq!(&buf[layout.request_uri_start..layout.request_uri_end], b"/p/?a=1");
+        assert_eq!(p.to_vec(b""), b"httpsGETexample.com/p/#9f#e");
+        let page = parts(b"/p/").to_vec(b"");
+        assert!(is_variant_of(&p.to_vec(b""), &page));
+        assert!(!is_variant_of(&page, &page));
+        assert!(!is_variant_of(b"httpsGETexample.com/p/x", &page));
+        assert!(p.to_vec(b"").starts_with(&variants_prefix(&page)));
     }
 
     #[test]

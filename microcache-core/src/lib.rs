@@ -6,9 +6,9 @@
 //! what the content handlers answer ([`report`], [`purge_stats`]). Directive arguments are
 //! checked in [`config`]. The cache index of keys and tags ([`index`]) lives in a flat shared
 //! region; cache tags ([`tags`]), batch purge bodies ([`batch`]) and the `Cache-Status` value
-//! ([`cache_status`]) are parsed and built here too, and so are edge state hydration ([`hydrate`])
-//! and the signatures, peer answers and combined answer of a purge sent across a cluster
-//! ([`peers`]).
+//! ([`cache_status`]) are parsed and built here too, and so are edge state hydration
+//! ([`hydrate`]), the caching headers an origin sends ([`litespeed`]) and the signatures, peer
+//! answers and combined answer of a purge sent across a cluster ([`peers`]).
 //! The nginx module is thin glue over this crate.
 #![forbid(unsafe_code)]
 
@@ -20,6 +20,7 @@ pub mod glob;
 pub mod hydrate;
 pub mod index;
 pub mod key;
+pub mod litespeed;
 pub mod peers;
 pub mod php;
 pub mod purge;

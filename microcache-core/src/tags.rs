@@ -101,7 +101,7 @@ impl Default for TagHeaders {
 }
 
 /// An HTTP field name (`token`).
-fn is_field_name(name: &[u8]) -> bool {
+pub(crate) fn is_field_name(name: &[u8]) -> bool {
     !name.is_empty()
         && name.iter().all(|&c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
@@ -127,6 +127,15 @@ impl TagHeaders {
 
     pub fn names(&self) -> impl Iterator<Item = &[u8]> {
         self.names.iter().map(Vec::as_slice)
+    }
+
+    /// These names and `name`.
+    pub fn including(&self, name: &str) -> TagHeaders {
+        let mut with = self.clone();
+        if !with.matches(name.as_bytes()) {
+            with.names.push(name.as_bytes().to_vec());
+        }
+        with
     }
 }
 
@@ -242,6 +251,8 @@ mod tests {
             "invalid value \"Bad Name\" in \"microcache_tag_headers\" directive, not a header name"
         );
         assert!(TagHeaders::parse(&[b"a:"]).is_err());
+        let joined = custom.including("Surrogate-Key").including("x-litespeed-tag");
+        assert_eq!(joined.names().collect::<Vec<_>>(), [&b"X-LiteSpeed-Tag"[..], b"Surrogate-Key"]);
     }
 
     #[test]

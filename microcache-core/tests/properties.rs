@@ -222,10 +222,22 @@ proptest! {
     }
 
     /// The key's query is the origin's query: the key builder lays the normalised args out once,
-    /// and `$microcache_request_uri` (what PHP receives) ends with exactly those bytes.
+    /// and `$microcache_request_uri` (what PHP receives) ends with exactly those bytes, before
+    /// the variant, which ends the key.
     #[test]
-    fn request_uri_carries_the_args(path in "/[a-z%0-9/]{0,10}", q in query(), rules in rules()) {
-        let parts = KeyParts { scheme: b"https", method: b"GET", host: b"example.com", path: path.as_bytes() };
+    fn request_uri_carries_the_args(
+        path in "/[a-z%0-9/]{0,10}",
+        q in query(),
+        rules in rules(),
+        variant in "[0-9a-z#]{0,6}",
+    ) {
+        let parts = KeyParts {
+            scheme: b"https",
+            method: b"GET",
+            host: b"example.com",
+            path: path.as_bytes(),
+            variant: variant.as_bytes(),
+        };
         let mut buf = vec![0; parts.capacity(q.len())];
         let mut stripped = vec![0; q.len()];
         let mut outcome = Normalised::default();
@@ -233,7 +245,12 @@ proptest! {
             outcome = normalise(&q, &rules, &GlobSet::default(), room, &mut stripped);
             outcome.args_len
         });
-        let request_uri = &buf[layout.request_uri_start..layout.len];
+        let request_uri = &buf[layout.request_uri_start..layout.request_uri_end];
+        let variant_part = &buf[layout.request_uri_end..layout.len];
+        match variant.is_empty() {
+            true => prop_assert!(variant_part.is_empty()),
+            false => prop_assert_eq!(variant_part, &[b"#", variant.as_bytes()].concat()[..]),
+        }
         let args = &buf[layout.query_start..layout.query_start + layout.query_len];
         let expected = run(&q, &rules).args;
         prop_assert_eq!(args, &expected[..]);

@@ -30,9 +30,8 @@ source "$WP_REPO/scripts/wordpress/lib.sh"
 # shellcheck source=scripts/lib/testing.sh
 source "$WP_REPO/scripts/lib/testing.sh"
 
-helper_git=${NGINX_HELPER_GIT:-}
-if [ -z "$helper_git" ] || ! git -C "$helper_git" rev-parse --verify -q HEAD >/dev/null; then
-    fail "Nginx Helper source" "NGINX_HELPER_GIT='$helper_git' is not a git repository (git clone https://github.com/rtCamp/nginx-helper)"
+if ! helper_git=$(wp_plugin_git NGINX_HELPER_GIT https://github.com/rtCamp/nginx-helper); then
+    fail "Nginx Helper source" "$helper_git"
     finish test-wordpress
 fi
 work=$WP_DIR/check

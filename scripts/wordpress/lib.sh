@@ -208,3 +208,31 @@ wp_php_fpm_reload() {
 wp_curl() {
     curl -s --max-time 10 "$@"
 }
+
+# wp_nginx_reload: `nginx -t && systemctl reload nginx` for the site's nginx, after a change to
+# its configuration copy ($WP_STAGING_DIR/conf); returns once the site answers again.
+wp_nginx_reload() {
+    local nginx=${WP_NGINX:-/usr/sbin/nginx} i
+    local args=(-p "$WP_STAGING_DIR/nginx/" -c "$WP_STAGING_DIR/conf/nginx.conf" -e "$WP_LOGS/error.log")
+    "$nginx" -t -q "${args[@]}" || return 1
+    "$nginx" "${args[@]}" -s reload || return 1
+    # The old workers finish their requests; the new ones read the new configuration.
+    sleep 1
+    for ((i = 0; i < 50; i++)); do
+        [ "$(wp_curl -o /dev/null -w '%{http_code}' "$WP_URL/fpm-ping")" = 200 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# wp_plugin_git VARIABLE CLONE_URL: prints the git repository (a clone or mirror of a plugin)
+# that the environment variable VARIABLE names; fails, saying where to clone it from, when it
+# names none.
+wp_plugin_git() {
+    local dir=${!1:-}
+    if [ -z "$dir" ] || ! git -C "$dir" rev-parse --verify -q HEAD >/dev/null; then
+        echo "$1='$dir' is not a git repository (git clone $2)"
+        return 1
+    fi
+    printf '%s\n' "$dir"
+}

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use microcache_core::purge::cache_file_path;
-use nginx_sys::{ngx_conf_t, ngx_http_file_cache_t, ngx_shm_zone_t};
+use nginx_sys::{ngx_conf_t, ngx_cycle_t, ngx_http_file_cache_t, ngx_shm_zone_t};
 
 use crate::list::elements;
 
@@ -36,13 +36,19 @@ impl CacheZone {
     /// The file cache zone called `name` among the zones of the cycle being configured; errors
     /// name `directive`.
     pub fn find(cf: &ngx_conf_t, name: &[u8], directive: &str) -> Result<CacheZone, String> {
+        // SAFETY: cf->cycle is the cycle being configured.
+        Self::find_in(unsafe { &*cf.cycle }, name, directive)
+    }
+
+    /// The file cache zone called `name` in `cycle`.
+    pub fn find_in(cycle: &ngx_cycle_t, name: &[u8], directive: &str) -> Result<CacheZone, String> {
         let shown = String::from_utf8_lossy(name);
-        // SAFETY: cf->cycle is the cycle being configured; its zone list holds ngx_shm_zone_t.
-        let mut zones = unsafe { elements::<ngx_shm_zone_t>(&(*cf.cycle).shared_memory) };
+        // SAFETY: the cycle's zone list holds ngx_shm_zone_t.
+        let mut zones = unsafe { elements::<ngx_shm_zone_t>(&cycle.shared_memory) };
         let zone = zones.find(|z| z.shm.name.as_bytes() == name).ok_or_else(|| {
             format!("unknown cache zone \"{shown}\" in \"{directive}\" directive")
         })?;
-        if !is_cache_module(cf, zone.tag) || zone.data.is_null() {
+        if !is_cache_module(cycle, zone.tag) || zone.data.is_null() {
             return Err(format!(
                 "zone \"{shown}\" in \"{directive}\" directive is not a fastcgi_cache_path or \
                  proxy_cache_path zone"
@@ -65,11 +71,10 @@ impl CacheZone {
 }
 
 /// Whether `tag` is one of the modules whose zones are file caches.
-fn is_cache_module(cf: &ngx_conf_t, tag: *mut c_void) -> bool {
+fn is_cache_module(cycle: &ngx_cycle_t, tag: *mut c_void) -> bool {
     // SAFETY: the cycle's module table has modules_n entries, each a valid module with a
     // NUL-terminated name.
-    let modules =
-        unsafe { core::slice::from_raw_parts((*cf.cycle).modules, (*cf.cycle).modules_n) };
+    let modules = unsafe { core::slice::from_raw_parts(cycle.modules, cycle.modules_n) };
     modules.iter().any(|&m| {
         // SAFETY: as above.
         let name = unsafe { CStr::from_ptr((*m).name) }.to_bytes();

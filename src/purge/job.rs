@@ -1,6 +1,7 @@
 //! Carrying a purge out, a bounded amount of work per event-loop turn so a large purge never
-//! stalls the worker: the first turn runs at once, the rest on a timer. The request is
-//! answered when the job ends.
+//! stalls the worker: the first turn runs at once, the rest on a timer. A purge request is
+//! answered when its job ends ([`start`]); a purge a response asked for runs in the background
+//! (`background.rs`) with the same [`Job`].
 //!
 //! Each target is purged through the cache index when one is ready for this cache — in time
 //! proportional to what it matches — or else by one walk of the cache directory for all the
@@ -8,9 +9,9 @@
 //! name. A hard purge deletes entries (unindexing them first: a response stored again
 //! meanwhile is indexed again, never wrongly unindexed); a soft one marks them expired.
 //!
-//! The job lives in the request pool; dropping it (when the request ends, however it ends)
-//! takes its timer out of nginx's timer tree. The timer is not cancelable: a worker told to
-//! quit finishes the purge first, unless `worker_shutdown_timeout` ends the request earlier,
+//! A request's job lives in the request pool; dropping it (when the request ends, however it
+//! ends) takes its timer out of nginx's timer tree. The timer is not cancelable: a worker told
+//! to quit finishes the purge first, unless `worker_shutdown_timeout` ends the request earlier,
 //! which the error log then says.
 
 use core::ptr;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use microcache_core::batch::PurgeMode;
 use microcache_core::index::{Cursor, Id, Index, Select as IndexSelect};
+use microcache_core::key::{is_variant_of, variants_prefix};
 use microcache_core::purge::key_hash;
 use microcache_core::report::IndexUse;
 use microcache_core::tags::{TagHeaders, TagSet};
@@ -48,6 +50,8 @@ const TIME_PER_TURN: Duration = Duration::from_millis(1);
 /// A job's timer keeps a worker that is told to quit alive until the purge ends (nginx waits
 /// for non-cancelable timers); between turns the job is a posted event.
 const KEEPALIVE_MS: usize = 1000;
+/// The pause between turns of the purges responses ask for (their queue's timer).
+pub const TURN_INTERVAL_MS: usize = 1;
 /// Entries taken from the index at once (the index lock is held meanwhile).
 const INDEX_BATCH: usize = 64;
 
@@ -72,8 +76,8 @@ pub struct Purge {
     pub tag_headers: TagHeaders,
 }
 
-struct Job {
-    request: *mut ngx_http_request_t,
+/// A purge's work, done a turn at a time.
+pub struct Job {
     purge: Purge,
     ways: Vec<Way>,
     purged: Vec<u64>,
@@ -87,6 +91,12 @@ struct Job {
     expired: time_t,
     started: Instant,
     error: Option<io::Error>,
+}
+
+/// A purge request's job: the request is answered when it ends.
+struct ForRequest {
+    request: *mut ngx_http_request_t,
+    job: Job,
     finished: bool,
     event: ngx_event_t,
 }
@@ -98,34 +108,20 @@ enum SelectKind {
     Tag,
 }
 
-/// Starts a purge; returns the answer's status, or `NGX_DONE` when it goes on on a timer.
+/// Starts a purge request's job; returns the answer's status, or `NGX_DONE` when it goes on
+/// on a timer.
 pub fn start(r: &mut Request, purge: Purge) -> ngx_int_t {
-    let started = Instant::now();
-    let mut job = Job {
+    let mut job = Job::new(purge);
+    if job.turn() {
+        return answer(r, &job.outcome());
+    }
+    let job = ForRequest {
         request: r.as_mut(),
-        ways: Vec::new(),
-        purged: vec![0; purge.targets.len()],
-        selections: Vec::new(),
-        cursor: Cursor::default(),
-        pending: Vec::new(),
-        walk: None,
-        used: IndexUse::Used,
-        expired: ngx_time() - 1,
-        started,
-        error: None,
+        job,
         finished: false,
         // SAFETY: a zeroed ngx_event_t is its initial state in nginx too.
         event: unsafe { core::mem::zeroed() },
-        purge,
     };
-    if let Err(e) = job.plan() {
-        return answer(r, &job.outcome(Err(e)));
-    }
-    if job.turn() {
-        job.finished = true;
-        let result = job.error.take().map_or(Ok(()), Err);
-        return answer(r, &job.outcome(result));
-    }
     // SAFETY: the pool outlives the job, and runs its Drop when destroyed.
     let Some(job) = (unsafe { r.pool().allocate(job).as_mut() }) else {
         return internal_error(r, format_args!("cannot allocate a purge"));
@@ -140,7 +136,7 @@ pub fn start(r: &mut Request, purge: Purge) -> ngx_int_t {
     Status::NGX_DONE.into()
 }
 
-impl Drop for Job {
+impl Drop for ForRequest {
     fn drop(&mut self) {
         if self.event.timer_set() != 0 {
             // SAFETY: the timer was added by this job and is removed before its event goes.
@@ -156,38 +152,13 @@ impl Drop for Job {
                 self.event.log,
                 "microcache: purge stopped before it was done ({} entries purged): the request \
                  ended first, e.g. at worker_shutdown_timeout",
-                self.purged.iter().sum::<u64>()
+                self.job.purged()
             );
         }
     }
 }
 
-unsafe extern "C" fn next_turn(ev: *mut ngx_event_t) {
-    // SAFETY: the event's data is the job that owns it, alive while its timer is set.
-    let job = unsafe { &mut *(*ev).data.cast::<Job>() };
-    // SAFETY: the job holds a reference to its request, so the request is alive.
-    let r = unsafe { Request::from_ngx_http_request(job.request) };
-    let rc = guard(r.log(), || {
-        if !job.turn() {
-            job.schedule();
-            return Status::NGX_DONE.into();
-        }
-        job.finished = true;
-        let result = job.error.take().map_or(Ok(()), Err);
-        answer(r, &job.outcome(result))
-    });
-    if rc == Status::NGX_DONE.0 {
-        return;
-    }
-    // SAFETY: finalizing drops the reference taken in start; the connection outlives it.
-    unsafe {
-        let c = r.connection();
-        ngx_http_finalize_request(r.as_mut(), rc);
-        ngx_http_run_posted_requests(c);
-    }
-}
-
-impl Job {
+impl ForRequest {
     /// The next turn comes once the worker has served the events that are ready: the event is
     /// posted to run after the next round of them.
     fn schedule(&mut self) {
@@ -201,6 +172,61 @@ impl Job {
                 ngx_add_timer(&mut self.event, KEEPALIVE_MS);
             }
         }
+    }
+}
+
+unsafe extern "C" fn next_turn(ev: *mut ngx_event_t) {
+    // SAFETY: the event's data is the job that owns it, alive while its timer is set.
+    let bound = unsafe { &mut *(*ev).data.cast::<ForRequest>() };
+    // SAFETY: the job holds a reference to its request, so the request is alive.
+    let r = unsafe { Request::from_ngx_http_request(bound.request) };
+    let rc = guard(r.log(), || {
+        if !bound.job.turn() {
+            bound.schedule();
+            return Status::NGX_DONE.into();
+        }
+        bound.finished = true;
+        answer(r, &bound.job.outcome())
+    });
+    if rc == Status::NGX_DONE.0 {
+        return;
+    }
+    // SAFETY: finalizing drops the reference taken in start; the connection outlives it.
+    unsafe {
+        let c = r.connection();
+        ngx_http_finalize_request(r.as_mut(), rc);
+        ngx_http_run_posted_requests(c);
+    }
+}
+
+impl Job {
+    /// A planned purge; a purge that cannot be planned ends at its first turn, with the error.
+    pub fn new(purge: Purge) -> Job {
+        let mut job = Job {
+            ways: Vec::new(),
+            purged: vec![0; purge.targets.len()],
+            selections: Vec::new(),
+            cursor: Cursor::default(),
+            pending: Vec::new(),
+            walk: None,
+            used: IndexUse::Used,
+            expired: ngx_time() - 1,
+            started: Instant::now(),
+            error: None,
+            purge,
+        };
+        if let Err(e) = job.plan() {
+            job.error = Some(e);
+            job.selections.clear();
+            job.pending.clear();
+            job.walk = None;
+        }
+        job
+    }
+
+    /// Entries purged so far.
+    pub fn purged(&self) -> u64 {
+        self.purged.iter().sum()
     }
 
     /// Decides how each target is purged. A hard purge of the whole zone empties the index
@@ -225,7 +251,10 @@ impl Job {
                     }
                 }
                 (Select::Keys(keys), Way::Index) => {
-                    keys.iter().for_each(|k| self.selections.push((t, k.clone(), SelectKind::Key)));
+                    for k in keys {
+                        self.selections.push((t, k.clone(), SelectKind::Key));
+                        self.selections.push((t, variants_prefix(k), SelectKind::Prefix));
+                    }
                 }
                 (Select::Prefixes(ps), Way::Index) => {
                     ps.iter()
@@ -253,7 +282,7 @@ impl Job {
     }
 
     /// One turn's work; true when the job is done.
-    fn turn(&mut self) -> bool {
+    pub fn turn(&mut self) -> bool {
         let deadline = Instant::now() + TIME_PER_TURN;
         for _ in 0..STEPS_PER_TURN {
             if !self.step() {
@@ -352,7 +381,7 @@ impl Job {
         };
         let selects = |target: &Target| match &target.select {
             Select::All => true,
-            Select::Keys(keys) => keys.iter().any(|k| k.as_slice() == key),
+            Select::Keys(keys) => keys.iter().any(|k| k.as_slice() == key || is_variant_of(key, k)),
             Select::Prefixes(ps) => ps.iter().any(|p| key.starts_with(p)),
             Select::Tag(tag) => tags.as_slice().contains(&tag.as_slice()),
         };
@@ -385,7 +414,9 @@ impl Job {
         }
     }
 
-    fn outcome(&self, result: io::Result<()>) -> Outcome<'_> {
+    /// How the purge went; called once it is done.
+    pub fn outcome(&mut self) -> Outcome<'_> {
+        let result = self.error.take().map_or(Ok(()), Err);
         Outcome {
             key: self.purge.key.as_deref(),
             mode: self.purge.mode,

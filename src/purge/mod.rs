@@ -3,8 +3,10 @@
 //! (`POST`) — as [`target`]s, carries the purge out in a [`job`], and [`answer`]s. With
 //! `microcache_purge_peers`, a client's purge also goes to every peer ([`peers`], each through
 //! the [`upstream`] module), signed ([`signature`]); a peer's signed purge is only applied.
+//! Purges a response asked for ([`from_response`]) run the same jobs in the [`background`].
 
 mod answer;
+mod background;
 mod job;
 pub mod peers;
 mod signature;
@@ -15,17 +17,22 @@ use core::ptr;
 use std::os::unix::fs::FileExt;
 
 use microcache_core::batch::{parse_batch, BatchError, PurgeMode, MAX_BATCH_BODY};
+use microcache_core::litespeed::PurgeItem;
 use nginx_sys::{
-    ngx_buf_t, ngx_chain_t, ngx_file_t, ngx_http_finalize_request,
+    ngx_buf_t, ngx_chain_t, ngx_file_t, ngx_http_core_loc_conf_t, ngx_http_finalize_request,
     ngx_http_read_client_request_body, ngx_http_request_t, ngx_int_t, NGX_HTTP_SPECIAL_RESPONSE,
 };
 use ngx::core::Status;
-use ngx::http::{HTTPStatus, HttpModuleLocationConf, HttpModuleMainConf, Request};
+use ngx::http::{
+    HTTPStatus, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule, Request,
+};
 use ngx::ngx_log_debug_http;
 
-use self::job::Purge;
+use self::background::ResponsePurge;
+use self::job::{Job, Purge};
 use self::signature::Received;
 use self::target::Target;
+use crate::cache::FileCache;
 use crate::conf::purge::PurgeConf;
 use crate::conf::{Content, Settings};
 use crate::guard::guard;
@@ -168,6 +175,37 @@ fn start(
         Purge { cache, index, mode, targets, key, tag_headers: settings.tag_headers.clone() };
     let rc = job::start(r, purge);
     peers::hold(r, rc)
+}
+
+/// Starts the purges of a response's purge headers in the zone `cache`, in the background.
+/// False when the worker had too many waiting and dropped it.
+pub fn from_response(
+    r: &Request,
+    settings: &Settings,
+    cache: FileCache,
+    mode: PurgeMode,
+    items: &[PurgeItem<'_>],
+) -> bool {
+    let targets = target::of_origin(r, items, settings);
+    let mcf = HttpMicrocacheModule::main_conf(r);
+    let index = mcf.and_then(|m| m.indexes.iter().find(|i| i.indexes(&cache)));
+    for target in &targets {
+        ngx_log_debug_http!(
+            r,
+            "microcache: {} purge \"{}\" asked by the response",
+            mode.as_str(),
+            target.shown.escape_ascii()
+        );
+    }
+    let tag_headers = settings.tag_headers.clone();
+    let purge = Purge { cache, index, mode, targets, key: None, tag_headers };
+    let clcf: Option<&ngx_http_core_loc_conf_t> = NgxHttpCoreModule::location_conf(r);
+    background::start(ResponsePurge {
+        job: Job::new(purge),
+        log: clcf.map_or(r.log(), |c| c.error_log),
+        counters: mcf.map_or(ptr::null_mut(), |m| m.counters),
+        by: r.as_ref().request_line.as_bytes().to_vec(),
+    })
 }
 
 /// Called when a batch body is read: parses it and starts the purge.

@@ -1,8 +1,10 @@
-//! What a purge request removes: the key of the directive, the page after the location prefix
-//! (the keyless form), the tags of a tag header, or the lines of a batch body.
+//! What a purge removes: the key of the directive, the page after the location prefix (the
+//! keyless form), the tags of a tag header, the lines of a batch body, or the items of a
+//! response's purge headers.
 
 use microcache_core::batch::{BatchLine, BatchTarget};
 use microcache_core::key::KeyParts;
+use microcache_core::litespeed::PurgeItem;
 use microcache_core::purge::{keyless_target, PurgeTarget};
 use microcache_core::purge_stats::PurgeKind;
 use microcache_core::tags::{TagHeaders, TagSet};
@@ -16,7 +18,8 @@ use crate::request::{state, values};
 
 /// The entries a target selects.
 pub enum Select {
-    /// Exact keys: a page's `GET` and `HEAD` keys, or the directive's key.
+    /// Exact keys — a page's `GET` and `HEAD` keys, or the directive's key — and their
+    /// variants (`KEY#…`, LiteSpeed's vary cookie).
     Keys(Vec<Vec<u8>>),
     /// Every key that starts with one of these.
     Prefixes(Vec<Vec<u8>>),
@@ -62,7 +65,7 @@ fn page_keys(r: &Request, path: &[u8], query: &[u8]) -> Vec<Vec<u8>> {
     let (scheme, host) = (scheme(raw), host(raw));
     [&b"GET"[..], b"HEAD"]
         .iter()
-        .map(|method| KeyParts { scheme, method, host, path }.to_vec(query))
+        .map(|method| KeyParts { scheme, method, host, path, variant: b"" }.to_vec(query))
         .collect()
 }
 
@@ -115,8 +118,21 @@ pub fn of_tag_headers(r: &Request, names: &TagHeaders) -> Vec<Target> {
     tags.as_slice().iter().map(|t| Target::tag(t)).collect()
 }
 
-/// The targets of a batch body's lines. A page's query is normalised by the location's
-/// settings, as the keyless form's is.
+/// A page given with its query as written, normalised by the location's settings as the
+/// keyless form's is.
+fn normalised_page(
+    r: &Request,
+    path: &[u8],
+    query: &[u8],
+    settings: &Settings,
+    shown: Vec<u8>,
+) -> Target {
+    let (mut args, mut stripped) = (vec![0; query.len()], vec![0; query.len()]);
+    let outcome = normalise_or_copy(query, settings, &mut args, &mut stripped);
+    page(r, path, &args[..outcome.args_len], shown)
+}
+
+/// The targets of a batch body's lines.
 pub fn of_batch(r: &Request, lines: &[BatchLine<'_>], settings: &Settings) -> Vec<Target> {
     lines
         .iter()
@@ -124,15 +140,31 @@ pub fn of_batch(r: &Request, lines: &[BatchLine<'_>], settings: &Settings) -> Ve
             let shown = line.text.to_vec();
             match line.target {
                 BatchTarget::Url { path, query } => {
-                    let (mut args, mut stripped) = (vec![0; query.len()], vec![0; query.len()]);
-                    let outcome = normalise_or_copy(query, settings, &mut args, &mut stripped);
-                    page(r, path, &args[..outcome.args_len], shown)
+                    normalised_page(r, path, query, settings, shown)
                 }
                 BatchTarget::Prefix(path) => {
                     Target { shown, select: Select::Prefixes(page_keys(r, path, b"")) }
                 }
                 BatchTarget::Tag(tag) => Target { shown, select: Select::Tag(tag.to_vec()) },
                 BatchTarget::All => Target { shown, select: Select::All },
+            }
+        })
+        .collect()
+}
+
+/// The targets of a response's purge headers, under the response's scheme and host.
+pub fn of_origin(r: &Request, items: &[PurgeItem<'_>], settings: &Settings) -> Vec<Target> {
+    items
+        .iter()
+        .map(|item| match *item {
+            PurgeItem::All => Target { shown: b"*".to_vec(), select: Select::All },
+            PurgeItem::Tag(tag) => Target::tag(tag),
+            PurgeItem::Url { path, query } => {
+                let shown = match query.is_empty() {
+                    true => path.to_vec(),
+                    false => [path, b"?", query].concat(),
+                };
+                normalised_page(r, path, query, settings, shown)
             }
         })
         .collect()

@@ -2,15 +2,17 @@
 //! settings of the first location that needs them, into one pool allocation:
 //!
 //! ```text
-//! scheme method host raw-path ? normalised-args | stripped
-//! \____________________________ key ___________/
+//! scheme method host raw-path ? normalised-args # variant | stripped
+//! \____________________________ key _____________________/
 //!                     \____ request_uri _______/
 //! ```
 //!
 //! so the query in the key and the query the origin receives are the same bytes by
-//! construction.
+//! construction. The variant is the value of LiteSpeed's vary cookie (`microcache_litespeed
+//! on`), which the origin receives too.
 
 use microcache_core::key::KeyParts;
+use microcache_core::litespeed::{vary_cookie, VaryCookie};
 use microcache_core::{normalise, Normalised, RequestFacts, SkipReason};
 use nginx_sys::{ngx_pool_t, ngx_str_t};
 use ngx::core::Pool;
@@ -59,11 +61,19 @@ pub fn computed<'p>(r: &mut Request, settings: &Settings) -> Option<&'p mut Requ
 fn compute(r: &Request, arrival: &Arrival, settings: &Settings) -> Option<Values> {
     let raw = r.as_ref();
     let query = arrival.query.as_bytes();
+    let vary = match settings.origin.litespeed {
+        true => vary_cookie(headers(raw).filter(|(n, _)| *n == b"cookie").map(|(_, v)| v)),
+        false => VaryCookie::Absent,
+    };
     let parts = KeyParts {
         scheme: scheme(raw),
         method: raw.method_name.as_bytes(),
         host: host(raw),
         path: arrival.path.as_bytes(),
+        variant: match vary {
+            VaryCookie::Value(variant) => variant,
+            _ => b"",
+        },
     };
     let key_room = parts.capacity(query.len());
     let buf = pool_bytes(raw.pool, key_room + query.len())?;
@@ -79,10 +89,14 @@ fn compute(r: &Request, arrival: &Arrival, settings: &Settings) -> Option<Values
         headers: headers(raw),
         has_body: arrival.has_body,
     };
-    let skip = settings.skip.evaluate(&facts, &outcome);
+    let mut skip = settings.skip.evaluate(&facts, &outcome);
+    if vary == VaryCookie::Ambiguous {
+        // In the order of the rules: the cookie rule, unless an earlier one matched.
+        skip = skip.filter(|r| r.index() < SkipReason::Cookie.index()).or(Some(SkipReason::Cookie));
+    }
     let values = Values {
         key: ngx_str(&key_buf[..layout.len]),
-        request_uri: ngx_str(&key_buf[layout.request_uri_start..layout.len]),
+        request_uri: ngx_str(&key_buf[layout.request_uri_start..layout.request_uri_end]),
         args: ngx_str(&key_buf[layout.query_start..layout.query_start + layout.query_len]),
         stripped: ngx_str(&stripped_buf[..outcome.stripped_len]),
         skip,

@@ -16,7 +16,8 @@
 //                      appended per execution (counts origin hits)
 //   ORIGIN_SET_COOKIE  when non-empty, the response carries Set-Cookie: origin=1
 //   ORIGIN_HEADER      when non-empty, a response header line sent as it is
-//                      ("Surrogate-Key: post-1 home"); ORIGIN_HEADER2 a second one
+//                      ("Surrogate-Key: post-1 home"); ORIGIN_HEADER2 to ORIGIN_HEADER4
+//                      more of them
 
 $json_flags = JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE;
 
@@ -33,7 +34,7 @@ if (($_SERVER['ORIGIN_SET_COOKIE'] ?? '') !== '') {
     header('Set-Cookie: origin=1');
 }
 
-foreach (['ORIGIN_HEADER', 'ORIGIN_HEADER2'] as $param) {
+foreach (['ORIGIN_HEADER', 'ORIGIN_HEADER2', 'ORIGIN_HEADER3', 'ORIGIN_HEADER4'] as $param) {
     if (($_SERVER[$param] ?? '') !== '') {
         header($_SERVER[$param], false);
     }
