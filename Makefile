@@ -12,7 +12,7 @@ DEBIAN_NGINX   := /usr/sbin/nginx
 FUZZ_SECONDS ?= 60
 PHP_NAMES_SECONDS ?= 40
 
-.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-wordpress-litespeed test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster bench-hydrate
+.PHONY: deps build vendored debian deb lint unit test-php-names fuzz test-nginx test-reload test-shipped test-cluster test-wordpress-rules test-wordpress test-wordpress-litespeed test-load test-docker test-configure test-matrix test run bench bench-index bench-cluster bench-hydrate bench-soft
 
 deps:
 	scripts/install-deps.sh
@@ -174,6 +174,10 @@ bench-index: debian
 # robin, side by side; about 2 minutes; writes bench/cluster-results.md.
 bench-cluster: debian
 	bench/cluster.sh
+
+# Soft against hard purge under 200 connections (README: microcache_purge): about 1 minute.
+bench-soft: debian
+	bench/soft-purge.sh
 
 # Edge state hydration's benchmark (bench/README.md): about 2 minutes; writes
 # bench/hydrate-results.md.
