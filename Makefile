@@ -111,6 +111,13 @@ test-cluster: build
 test-wordpress-rules: debian
 	scripts/wordpress/run.sh scripts/wordpress/check-rules.sh
 
+# The tag purge: the shipped must-use plugin (conf/wordpress/microcache-tags.php) in the same
+# WordPress: after edits, a comment, a renamed tag and a trashed post, changed pages are fresh,
+# the others still cached, and each change cost one purge request. About a minute.
+.PHONY: test-wordpress-tags
+test-wordpress-tags: debian
+	scripts/wordpress/run.sh scripts/wordpress/check-tags.sh
+
 # The same, and WordPress's Nginx Helper plugin installed from NGINX_HELPER_GIT (a clone of its
 # repository): every purge method, as a site owner uses them. About 4 minutes; not in `test`,
 # which cannot fetch the plugin.
@@ -146,7 +153,7 @@ test-matrix:
 	scripts/install-deps.sh docker deb
 	scripts/test-release-matrix.sh
 
-test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-cluster test-load test-docker deb test-configure
+test: deps lint unit test-php-names fuzz test-nginx test-reload test-shipped test-wordpress-rules test-wordpress-tags test-cluster test-load test-docker deb test-configure
 
 run:
 	scripts/install-deps.sh build staging

@@ -207,6 +207,17 @@ c2=$(hdr X-FastCGI-Cache) t2=$(hdr X-Demo-Rendered)
 check "MISS then HIT" "$r1 $c1, then $r2 $c2; rendered '$t1' / '$t2'; PHP ran $(renders '/?p=1')x" \
     test "$r1 $c1 $r2 $c2" = "0 200 MISS 0 200 HIT" -a "$t1" = "$t2" -a "$(renders '/?p=1')" = 1
 
+req "/status-header/" >/dev/null
+s1="$(hdr X-FastCGI-Cache) / $(hdr Cache-Status)"
+req "/status-header/" >/dev/null
+s2="$(hdr X-FastCGI-Cache) / $(hdr Cache-Status)"
+req -H 'Cookie: wordpress_logged_in_0123abcd=admin' "/status-header/" >/dev/null
+s3="$(hdr X-FastCGI-Cache) / $(hdr Cache-Status)"
+req "/wp-content/uploads/none.css" >/dev/null
+s4="$(hdr X-FastCGI-Cache) / $(hdr Cache-Status)"
+check "Cache-Status (RFC 9211) next to X-FastCGI-Cache" "$s1; $s2; logged in: $s3; static file: '$s4'" \
+    test "$s1|$s2|$s3|$s4" = "MISS / microcache; fwd=miss; stored|HIT / microcache; hit|BYPASS / microcache; fwd=bypass; detail=cookie| / "
+
 r1=$(req "/tracked/?p=2&utm_source=newsletter&utm_medium=email")
 c1=$(hdr X-FastCGI-Cache) u1=$(hdr X-Demo-Request-Uri) q1=$(hdr X-Demo-Query-String)
 r2=$(req "/tracked/?gclid=abc123&p=2&fbclid=x")
@@ -330,21 +341,36 @@ check "PHP in uploads denied" "$r1" test "$r1" = "0 403"
 section "admin endpoints (loopback only)"
 r1=$(req "/microcache-status")
 check "status answers JSON" "$r1 $(head -c 120 "$body" | tr '\n' ' ')" bash -c "[ '$r1' = '0 200' ] && grep -q '{' '$body'"
+index=$(grep -o '"indexes":{"example.com":{[^}]*}' "$body")
+check "the site's zone has a cache index (microcache_index)" "$index" grep -q '"state":"ready"' <<<"$index"
 r1=$(req "/microcache-status?format=prometheus")
 check "status answers Prometheus text" "$r1 $(grep -m1 -v '^#' "$body" | head -c 100)" \
     bash -c "[ '$r1' = '0 200' ] && grep -qE '^[a-z_]+(\\{[^}]*\\})? [0-9]' '$body'"
 # check_purge NAME PURGE PAGE [VARIANT]: PAGE cached (VARIANT, another URL of the same entry,
-# then a HIT), PURGE requested, then PAGE is a MISS again.
+# then a HIT), PURGE requested: a soft purge, so the next visitor gets the old copy (STALE)
+# while one request renders PAGE again, and the visitor after them the new one.
 check_purge() {
-    local page=$3 c0 r1 p1
+    local page=$3 c0 t0 r1 p1 c1 c2 t2
     req "$page" >/dev/null
     req "${4:-$page}" >/dev/null
-    c0=$(hdr X-FastCGI-Cache)
+    c0=$(hdr X-FastCGI-Cache) t0=$(hdr X-Demo-Rendered)
     r1=$(req "$2")
     p1=$(head -c 200 "$body" | tr '\n' ' ')
     req "$page" >/dev/null
-    check "$1" "before $c0; purge: $r1 $p1; after: $(hdr X-FastCGI-Cache)" \
-        test "$c0 $r1 $(hdr X-FastCGI-Cache)" = "HIT 0 200 MISS"
+    c1=$(hdr X-FastCGI-Cache)
+    settle "$page"
+    c2=$(hdr X-FastCGI-Cache) t2=$(hdr X-Demo-Rendered)
+    check "$1" "before $c0; purge: $r1 $p1; after: $c1, then $c2 rendered anew: $([ "$t0" != "$t2" ] && echo yes || echo no)" \
+        bash -c "[ '$c0 $r1 $c1 $c2' = 'HIT 0 200 STALE HIT' ] && [ '$t0' != '$t2' ] && grep -q '\"mode\":\"soft\"' <<<'$p1'"
+}
+# settle PAGE: requests PAGE until it is a HIT again (the background update is done).
+settle() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        req "$1" >/dev/null
+        [ "$(hdr X-FastCGI-Cache)" = HIT ] && return
+        sleep 0.1
+    done
 }
 # The logs of earlier runs stay in the runtime directory: count from here.
 access_lines=$(wc -l <"$dir/logs/access.log") error_lines=$(wc -l <"$dir/logs/error.log")
@@ -357,27 +383,54 @@ sleep 1.2   # the access log is buffered (flush=1s)
 n=$(tail -n +"$((access_lines + 1))" "$dir/logs/access.log" \
     | grep -cE '"GET /purge(/purgeme/\?p=9&utm_source=y|/never-cached/)? HTTP')
 check "each purge request is in the access log" "$n of 3" test "$n" = 3
-n=$(tail -n +"$((error_lines + 1))" "$dir/logs/error.log" | grep -cE 'microcache: (hard|soft) purge of "httpsGETexample.com/')
-check "each purge has the module's line in the error log" "$n of 3; last: $(grep -E 'microcache: (hard|soft) purge of' "$dir/logs/error.log" | tail -n 1 | sed 's/.*microcache: //')" \
+n=$(tail -n +"$((error_lines + 1))" "$dir/logs/error.log" | grep -c 'microcache: soft purge of "httpsGETexample.com/')
+check "each purge has the module's line in the error log" "$n of 3; last: $(grep 'microcache: soft purge of' "$dir/logs/error.log" | tail -n 1 | sed 's/.*microcache: //')" \
     test "$n" = 3
-req "/?p=1" >/dev/null
+# Tag and batch purges (conf/wordpress/microcache-tags.php sends them): POST /purge.
+a="/headers.php?surrogate_key=demo-a%20demo-b" b="/headers.php?surrogate_key=demo-b" c="/headers.php?surrogate_key=demo-c"
+for p in "$a" "$b" "$c"; do req "$p" >/dev/null; req "$p" >/dev/null; done
+hidden=$(grep -ci '^surrogate-key:' "$hdrs")
+r1=$(req -X POST -H 'Surrogate-Key: demo-a' -H 'Microcache-Purge-Mode: hard' "/purge")
+p1=$(head -c 200 "$body")
+saw=""
+for p in "$a" "$b"; do req "$p" >/dev/null; saw+="$(hdr X-FastCGI-Cache) "; done
+check "POST /purge with a Surrogate-Key header: a hard purge of the tag's pages" \
+    "purge: $r1 $p1; tagged demo-a then demo-b only: $saw; tag headers seen by visitors: $hidden" \
+    bash -c "[ '$r1 $saw$hidden' = '0 200 MISS HIT 0' ] && grep -q '\"index\":\"used\"' <<<'$p1'"
+r1=$(req -X POST --data-binary $'tag:demo-c\n/purgeme/?p=9\n' "/purge")
+p1=$(head -c 300 "$body")
+req "$c" >/dev/null
+check "POST /purge with a batch body: soft by default" "purge: $r1 $p1; the tagged page: $(hdr X-FastCGI-Cache)" \
+    bash -c "[ '$r1 $(hdr X-FastCGI-Cache)' = '0 200 STALE' ] && grep -q '\"mode\":\"soft\"' <<<'$p1' && grep -q '\"target\":\"tag:demo-c\",\"purged\":1}' <<<'$p1'"
+
+# A page cached a moment ago (an older one may have outlived the shipped 10 s and be STALE).
+req "/purgeall-check/" >/dev/null
+req "/purgeall-check/" >/dev/null
 c0=$(hdr X-FastCGI-Cache)
 r1=$(req -X PURGE "/purgeall")
-req "/?p=1" >/dev/null
+p1=$(head -c 100 "$body")
+req "/purgeall-check/" >/dev/null
 c1=$(hdr X-FastCGI-Cache)
-check "PURGE /purgeall empties the cache" "before $c0; purge: $r1; after $c1" test "$c0 ${r1#0 } $c1" = "HIT 200 MISS"
+check "PURGE /purgeall empties the cache (hard)" "before $c0; purge: $r1 $p1; after $c1" \
+    bash -c "[ '$c0 ${r1#0 } $c1' = 'HIT 200 MISS' ] && grep -q '\"mode\":\"hard\"' <<<'$p1'"
 r1=$(req "/fpm-ping")
 check "PHP-FPM ping through nginx" "$r1 $(head -c 20 "$body")" bash -c "[ '$r1' = '0 200' ] && grep -q pong '$body'"
 # From another address of this machine (source address != loopback).
 other=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
 if [ -n "$other" ]; then
     codes=""
-    for p in /microcache-status /purge/x /purgeall /fpm-status /fpm-ping; do
-        codes+="$p $(curl -sk --max-time 5 --interface "$other" --resolve "$name:$https_port:127.0.0.1" \
-            -o /dev/null -w '%{http_code}' "https://$name:$https_port$p" 2>/dev/null), "
+    # PATH [CURL ARGS]: tag and batch purges too.
+    for p in /microcache-status /purge/x /purgeall /fpm-status /fpm-ping "/purge -H Surrogate-Key:demo-b" \
+        "/purge --data-binary tag:demo-b"; do
+        read -r path extra <<<"$p"
+        # shellcheck disable=SC2086 # the extra curl arguments
+        codes+="$path${extra:+ (${extra%% *})} $(curl -sk --max-time 5 --interface "$other" \
+            --resolve "$name:$https_port:127.0.0.1" -o /dev/null -w '%{http_code}' $extra \
+            "https://$name:$https_port$path" 2>/dev/null), "
     done
     codes=${codes%, }
-    check "admin endpoints refused from $other" "$codes" bash -c "! grep -qvE '^ ?/[a-z/-]+ 403$' <<<\"\$(tr ',' '\n' <<<'$codes')\""
+    refused=$(tr ',' '\n' <<<"$codes" | grep -cE ' 403$')
+    check "admin endpoints refused from $other (purges by tag and batch too)" "$codes" test "$refused" = 7
 else
     skip "admin endpoints refused from other addresses" "no non-loopback IPv4 address"
 fi

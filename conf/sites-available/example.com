@@ -23,6 +23,16 @@
 # cache directory (same filesystem) instead of being copied from a temp dir.
 fastcgi_cache_path /dev/shm/nginx-cache/example.com levels=1:2
 	keys_zone=example.com:100m max_size=900m inactive=60m use_temp_path=off;
+# The zone's index: each entry's key, variants and tags (the Surrogate-Key
+# headers of conf/wordpress/microcache-tags.php), so that a purge of a page,
+# a prefix or a tag costs in proportion to what it removes instead of a walk
+# of the cache directory. An entry takes about 450 bytes on the test
+# WordPress (make test-wordpress-tags: 11 tags on average, the posts,
+# comments and terms a page shows and its lists), 900 with 30 tags: 64m holds
+# 70,000 to 150,000 pages, more than max_size=900m does at 10 KB a page. When
+# it is full, caching goes on and purges walk the directory
+# (microcache_status shows how full it is).
+microcache_index example.com size=64m;
 
 # --- Catch-all: refuse host names this machine does not serve --------------
 # backlog: nginx's default accept queue on Linux is 511; raise it to match
@@ -76,10 +86,11 @@ server {
 	# Protocols, session cache and tickets: http{} in nginx.conf.
 
 	# HSTS, once the certificate is a real one. A server-level add_header
-	# stops nginx.conf's X-FastCGI-Cache header from being inherited, so
-	# uncomment both lines together:
+	# stops nginx.conf's X-FastCGI-Cache and Cache-Status headers from being
+	# inherited, so uncomment the three lines together:
 	#add_header Strict-Transport-Security "max-age=63072000" always;
 	#add_header X-FastCGI-Cache $upstream_cache_status always;
+	#add_header Cache-Status $microcache_cache_status always;
 
 	root /var/www/example.com;
 	index index.php index.html;
@@ -119,7 +130,7 @@ server {
 	# Status endpoints, loopback only.
 	include snippets/microcache-admin.conf;
 
-	# --- Purging (WordPress Nginx Helper), loopback only ---
+	# --- Purging (WordPress Nginx Helper, microcache-tags), loopback only ---
 	# Nginx Helper requests https://<site>/purge/<path> for each page, and
 	# /purge for the home page ("Using a GET request to PURGE/url"), and
 	# "PURGE /purgeall" for "Purge Entire Cache" with its torden method; its
@@ -127,8 +138,22 @@ server {
 	# (define it in wp-config.php as this site's cache directory, above). It
 	# connects to the address the site's name resolves to: map the name to
 	# 127.0.0.1 in /etc/hosts on this machine (or add the server's own public
-	# address to the allow lists below). Every purge is in the access log, and
-	# the module's line (target, entries purged, time) in the error log.
+	# address to the allow lists below). The must-use plugin
+	# conf/wordpress/microcache-tags.php sends one "POST /purge" per edit, its
+	# body a batch of tags and pages (tag:post-12, /hello-world/), and says
+	# hard or soft in its Microcache-Purge-Mode header; it connects to
+	# 127.0.0.1 itself. Every purge is in the access log, and the module's
+	# line (target, entries purged, time) in the error log.
+	#
+	# A page purge is soft: the page is marked expired instead of deleted, so
+	# the next visitors get the stale copy while exactly one request renders
+	# the page again (fastcgi_cache_use_stale updating and
+	# fastcgi_cache_background_update, nginx.conf). Nginx Helper purges a post,
+	# the home page, its archives and feeds at each edit: hard, every visitor
+	# of these pages would wait for PHP at once. Purge-all (/purgeall) stays
+	# hard: "Purge Entire Cache" is asked for after changes that must show at
+	# once (a theme, a plugin, a deploy), and deleting the files of the whole
+	# zone is cheaper than rewriting each one.
 	#
 	# One page: GET or PURGE /purge/<path>[?query]. Without a KEY argument the
 	# module builds the key exactly as $microcache_key is built for a GET (and
@@ -143,14 +168,17 @@ server {
 		deny all;
 		error_log /var/log/nginx/error.log info;
 		microcache_purge example.com;
+		microcache_purge_mode soft;
 	}
-	# The home page: /purge alone (and /purge?query).
+	# The home page: /purge alone (and /purge?query). Also tag and batch
+	# purges: POST with a Surrogate-Key header or a body of targets.
 	location = /purge {
 		allow 127.0.0.1;
 		allow ::1;
 		deny all;
 		error_log /var/log/nginx/error.log info;
 		microcache_purge example.com;
+		microcache_purge_mode soft;
 	}
 	# The classic ngx_cache_purge form, equivalent for plain ASCII paths (the
 	# capture is the decoded path, without the query):
@@ -165,6 +193,7 @@ server {
 		deny all;
 		error_log /var/log/nginx/error.log info;
 		microcache_purge example.com "*";
+		microcache_purge_mode hard;
 	}
 
 	# --- Locations ---

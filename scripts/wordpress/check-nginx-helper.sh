@@ -12,15 +12,17 @@
 # this repository, and configured as the README's deployment section says: wp-config.php
 # defines RT_WP_NGINX_HELPER_CACHE_PATH as the cache directory.
 #
-# A cell says what a visitor got right after the owner's action, from a page that was hot in
-# the cache before it (one MISS, then HITs): "fresh" when it shows the change, "STALE" when
-# PHP would render the change but the cache served the old page, "-" when the page does not
-# show the change at all; then the cache status. A page is judged stale or fresh only against
-# what PHP renders for it at that moment (a request the shipped rules bypass). Pages tell nginx
-# to keep them for five minutes (a test-only mu-plugin sends X-Accel-Expires: 300), so within
-# the check an entry changes only when a purge removed it.
-# The check fails when a page the plugin purges for that action stays stale; pages it does
-# not purge (other pages that list the post: item "tag purge" in the README) are reported.
+# A cell says what visitors got after the owner's action, from a page that was hot in the
+# cache before it (lib.sh: wp_judge): "fresh" when the page changed and they get the new one
+# (the shipped page purges are soft: the first visitors get the old copy, STALE, while one
+# request renders the new one), "OLD" when they still get the old one, "kept" or "purged" when
+# the page did not change; then the first visitor's cache status. A page is judged only
+# against what PHP renders for it at that moment (a request the shipped rules bypass). Pages
+# tell nginx to keep them for five minutes (a test-only mu-plugin sends X-Accel-Expires: 300),
+# so within the check an entry changes only when a purge removed it.
+# The check fails when a page the plugin purges for that action serves the old content; pages
+# it does not purge (other pages that show the post: the README's microcache-tags plugin
+# covers them) are reported.
 set -uo pipefail
 
 # shellcheck source=scripts/wordpress/lib.sh
@@ -78,55 +80,17 @@ declare -A purged_by=(
     [purge-all]="*"
 )
 
-# get PATH [CURL ARGS...]: an anonymous visitor's request; the body in $work/body, prints the
-# cache status.
-get() {
-    local path=$1
-    shift
-    wp_curl -o "$work/body" -D "$work/headers" "$@" "$WP_URL$path" >/dev/null
-    tr -d '\r' <"$work/headers" | sed -n 's/^x-fastcgi-cache: //Ip' | tail -n 1
-}
-
-# warm: every page hot in the cache: rendered once (in parallel), then HITs (nginx's open file
-# cache keeps the descriptor of a file used twice).
-warm() {
-    local p status i
-    for p in "${pages[@]}"; do printf '%s\n' "$WP_URL${p#*|}"; done \
-        | xargs -P 4 -n 1 curl -s --max-time 30 -o /dev/null
-    for p in "${pages[@]}"; do
-        for i in 1 2 3 4 5; do
-            status=$(get "${p#*|}")
-            [ "$status" = HIT ] && [ "$i" -ge 3 ] && break
-        done
-        [ "$status" = HIT ] || echo "warm: ${p#*|} still $status" >&2
-    done
-}
-
-# judge ACTION TOKEN: one cell per page, in $work/cells.ACTION; failures for pages the plugin
-# purges for ACTION.
+# judge ACTION: the verdicts (lib.sh: wp_judge); failures for pages the plugin purges for
+# ACTION that still serve the old content.
 judge() {
-    local action=$1 token=$2 p label path status cached rendered cell i=0
-    local -a statuses=() has=()
-    # Every cached read first, while the entries warmed a moment ago are still fresh.
-    for p in "${pages[@]}"; do
-        statuses+=("$(get "${p#*|}")")
-        grep -qF -- "$token" "$work/body" && has+=(1) || has+=(0)
-    done
-    : >"$work/cells.$action"
-    for p in "${pages[@]}"; do
-        label=${p%%|*} path=${p#*|} status=${statuses[$i]:--} cached=${has[$i]}
-        i=$((i + 1))
-        get "$path" -H 'Cookie: wordpress_no_cache=1' >/dev/null
-        grep -qF -- "$token" "$work/body" && rendered=1 || rendered=0
-        if [ "$rendered" = 0 ]; then
-            cell="-"
-        elif [ "$cached" = 1 ]; then
-            cell="fresh"
-        else
-            cell="STALE"
-        fi
-        printf '%s\n' "$cell $status" >>"$work/cells.$action"
-        [ "$cell" = STALE ] || continue
+    local action=$1 cell n=0 label
+    local -a cells
+    wp_judge "$action"
+    mapfile -t cells <"$work/cells.$action"
+    for cell in "${cells[@]}"; do
+        label=${pages[$n]%%|*}
+        n=$((n + 1))
+        [ "${cell%% *}" = OLD ] || continue
         if [ "$method $label" = "unlink_files post, Cyrillic slug" ] && [ "$action" = edit ]; then
             # The plugin names the file after WordPress's lower-case escapes (md5 of
             # https GET example.com/%d0%bf...); the key has them in upper case (README:
@@ -135,20 +99,10 @@ judge() {
             continue
         fi
         case "|${purged_by[$action]}|" in
-        *"|$label|"* | "|*|") stale_purged+=("$label ($action: $status)") ;;
+        *"|$label|"* | "|*|") stale_purged+=("$label ($action: ${cell#* })") ;;
         esac
     done
 }
-
-# purge_requests SINCE: the purge requests nginx logged since line SINCE of its access log,
-# counted by request and status.
-purge_requests() {
-    tail -n +"$(($1 + 1))" "$WP_LOGS/access.log" \
-        | sed -n 's/^.*"\(GET\|PURGE\|HEAD\) \(\/purge[^ ?]*\)[^"]*" \([0-9]*\) .*/\1 \2 \3/p' \
-        | sed -E 's#^(GET|PURGE|HEAD) /purge/.+/(feed/)?(atom/|rdf/)? #\1 /purge/<page> #' \
-        | sort | uniq -c | awk '{printf "%s%s %s -> %s (%d)", sep, $2, $3, $4, $1; sep=", "}'
-}
-log_lines() { wc -l <"$WP_LOGS/access.log"; }
 
 rev=0
 login() {
@@ -179,53 +133,47 @@ echo $o["purge_method"], " enable_purge=", $o["enable_purge"];' 2>&1)
 
     # 1. The owner edits two posts in the block editor (REST API, application password).
     rev=$((rev + 1))
-    warm
-    since=$(log_lines)
+    wp_warm
+    since=$(wp_log_lines)
     e1=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST \
         --data-urlencode "title=Subject post rev-$rev" \
         --data-urlencode "content=<p>The body of subject, rev-$rev.</p>" \
         "$WP_URL/wp-json/wp/v2/posts/$subject_id")
     e2=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST \
         --data-urlencode "title=Привет мир rev-$rev" "$WP_URL/wp-json/wp/v2/posts/$cyrillic_id")
-    judge edit "rev-$rev"
-    actions+="edit: REST updates $e1 $e2; purges: $(purge_requests "$since")"$'\n'
+    judge edit
+    actions+="edit: REST updates $e1 $e2; purges: $(wp_purge_requests "$since")"$'\n'
 
     # 2. A visitor comments (held for moderation), the owner approves it.
     rev=$((rev + 1))
-    warm
+    wp_warm
     c1=$(wp_curl -o /dev/null -w '%{http_code}' --data "comment_post_ID=$subject_id" \
         --data-urlencode "author=reader-c$rev" --data-urlencode "email=reader$rev@example.org" \
         --data-urlencode "comment=A comment, reader-c$rev." "$WP_URL/wp-comments-post.php")
     # shellcheck disable=SC2016 # PHP code
     cid=$(wp_curl -u "$app_auth" "$WP_URL/wp-json/wp/v2/comments?status=hold&post=$subject_id&context=edit" \
         | php -r '$c = json_decode(stream_get_contents(STDIN), true); echo $c[0]["id"] ?? "";')
-    since=$(log_lines)
+    since=$(wp_log_lines)
     c2=$(wp_curl -o /dev/null -w '%{http_code}' -u "$app_auth" -X POST --data status=approved \
         "$WP_URL/wp-json/wp/v2/comments/${cid:-0}")
-    judge comment "reader-c$rev"
-    actions+="comment: posted $c1, approved comment ${cid:-none}: $c2; purges: $(purge_requests "$since")"$'\n'
+    judge comment
+    actions+="comment: posted $c1, approved comment ${cid:-none}: $c2; purges: $(wp_purge_requests "$since")"$'\n'
 
     # 3. The owner renames the site (Settings > General purges nothing) and presses
     #    "Purge Entire Cache" on Settings > Nginx Helper.
     rev=$((rev + 1))
     wp_php "update_option( 'blogname', 'microcache check site-rev-$rev' );"
-    warm
+    wp_warm
     l1=$(login)
     wp_curl -b "$work/jar" -o "$work/settings" "$WP_URL/wp-admin/options-general.php?page=nginx"
     button=$(grep -B2 'Purge Entire Cache' "$work/settings" | grep -o 'href="[^"]*nginx_helper_action=purge[^"]*"' \
         | head -n 1 | sed -e 's/^href="//' -e 's/"$//' -e 's/&amp;/\&/g' -e 's/&#038;/\&/g')
-    since=$(log_lines)
+    since=$(wp_log_lines)
     p1=$(wp_curl -b "$work/jar" -o /dev/null -w '%{http_code}' "$WP_URL$button")
-    judge purge-all "site-rev-$rev"
-    actions+="purge-all: login $l1, button $([ -n "$button" ] && echo found || echo missing), pressed: $p1; purges: $(purge_requests "$since")"$'\n'
+    judge purge-all
+    actions+="purge-all: login $l1, button $([ -n "$button" ] && echo found || echo missing), pressed: $p1; purges: $(wp_purge_requests "$since")"$'\n'
 
-    printf '\n%-22s %-16s %-16s %-16s\n' "page" "edit 2 posts" "approve comment" "purge entire cache"
-    i=0
-    for p in "${pages[@]}"; do
-        i=$((i + 1))
-        printf '%-22s %-16s %-16s %-16s\n' "${p%%|*}" "$(sed -n "${i}p" "$work/cells.edit")" \
-            "$(sed -n "${i}p" "$work/cells.comment")" "$(sed -n "${i}p" "$work/cells.purge-all")"
-    done
+    wp_table "edit:edit 2 posts" "comment:approve comment" "purge-all:purge entire cache"
     printf '\n%s' "$actions"
     [ ${#known[@]} = 0 ] || printf 'known: %s\n' "${known[@]}"
     check "$method: every page the plugin purges is fresh" \

@@ -14,13 +14,7 @@ set -uo pipefail
 
 # shellcheck source=scripts/wordpress/lib.sh
 source "$WP_REPO/scripts/wordpress/lib.sh"
-# shellcheck source=scripts/lib/testing.sh
-source "$WP_REPO/scripts/lib/testing.sh"
-
-work=$WP_DIR/rules
-rm -rf "$work"
-mkdir -p "$work"
-app_auth="admin:$(wp_site "['admin']['application_password']")"
+wp_check_start rules
 subject_title=$(wp_php 'echo get_the_title( '"$(wp_site "['posts']['subject']['id']")"' );')
 
 # get PATH [CURL ARGS...]: headers in $work/headers, body in $work/body; prints

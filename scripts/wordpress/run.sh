@@ -186,9 +186,10 @@ t0=$SECONDS
 out=$(staging start 2>&1) || die "staging did not start: $out"
 say "served through the shipped configuration at https://$name ($((SECONDS - t0))s)"
 
-# The site's cache directory, as the rendered configuration names it.
+# The site's cache directory, as the rendered configuration names it (the site's file first:
+# nginx.conf has other caches, the cart states').
 cache=$(sed -n 's/^[[:space:]]*fastcgi_cache_path[[:space:]]\+\([^[:space:]]*\).*/\1/p' \
-    "$staging_dir/conf/nginx.conf" "$staging_dir/conf/sites-available/$name" | head -n 1)
+    "$staging_dir/conf/sites-available/$name" "$staging_dir/conf/nginx.conf" | head -n 1)
 [ -n "$cache" ] || die "no fastcgi_cache_path in $staging_dir/conf"
 export WP_URL=https://$name WP_DIR=$dir WP_DOCROOT=$www WP_CACHE=$cache WP_LOGS=$logs \
     WP_SITE=$dir/site.json WP_STAGING_DIR=$staging_dir WP_REPO=$repo
