@@ -22,8 +22,6 @@ set -uo pipefail
 
 # shellcheck source=scripts/wordpress/lib.sh
 source "$WP_REPO/scripts/wordpress/lib.sh"
-# shellcheck source=scripts/lib/testing.sh
-source "$WP_REPO/scripts/lib/testing.sh"
 
 if ! lscwp_git=$(wp_plugin_git LSCWP_GIT https://github.com/litespeedtech/lscache_wp); then
     fail "LiteSpeed Cache source" "$lscwp_git"

@@ -27,8 +27,6 @@ set -uo pipefail
 
 # shellcheck source=scripts/wordpress/lib.sh
 source "$WP_REPO/scripts/wordpress/lib.sh"
-# shellcheck source=scripts/lib/testing.sh
-source "$WP_REPO/scripts/lib/testing.sh"
 
 if ! helper_git=$(wp_plugin_git NGINX_HELPER_GIT https://github.com/rtCamp/nginx-helper); then
     fail "Nginx Helper source" "$helper_git"
