@@ -23,6 +23,13 @@
 #
 # Environment (see also bench/lib/common.sh): BENCH_REPS (3), BENCH_DURATION (5), BENCH_WARMUP
 # (1), BENCH_RSS_CLIENTS (20), BENCH_HYDRATE_RESULTS (bench/hydrate-results.md).
+#
+#   HYDRATE_PROFILE=1 bench/hydrate.sh   where the worker's time goes instead: per case (not php)
+#   and repetition, `perf record` (cpu-clock, PROFILE_FREQ Hz, 999) on the worker during one
+#   BENCH_DURATION wrk run, its CPU per request split by DSO and by symbol in µs:
+#   $BENCH_DIR/hydrate/profile-CASE-REP.{dso,sym}.txt. Compare repetitions: on a shared machine
+#   the kernel's share (the network stack) varies by tens of µs from run to run.
+#   BENCH_NGINX=vendored gives nginx's own symbols (Debian's nginx is stripped).
 set -euo pipefail
 # shellcheck source=bench/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -129,6 +136,28 @@ measure_case() {
     printf '%s\t%s\t%s\n' "$(grep '^WRKSTATS' "$file" | cut -f2-)" "$((n1 - n0))" "$((r1 - r0))"
 }
 
+# profile_case CASE REP: the worker's CPU per request (schedstat ns / requests) under perf, split
+# in proportion to the samples: $out/profile-CASE-REP.dso.txt and .sym.txt, µs per request first.
+profile_case() {
+    local w n0 n1 job us sort file=$out/profile-$1-$2
+    [ "$warmup" -gt 0 ] && hydrate_wrk "$1" "$warmup" "$out/warmup.wrk"
+    w=$(worker_pid "$v") || die "no worker"
+    perf record -q -F "${PROFILE_FREQ:-999}" -e cpu-clock -p "$w" -o "$file.data" -- sleep $((duration + 1)) 2>/dev/null &
+    job=$!
+    sleep 0.5
+    n0=$(cpu_ns "$w")
+    hydrate_wrk "$1" "$duration" "$file.wrk"
+    n1=$(cpu_ns "$w")
+    wait "$job" || true
+    us=$(awk -F'\t' -v ns=$((n1 - n0)) '/^WRKSTATS/ {print ns / 1e3 / $2}' "$file.wrk")
+    for sort in dso dso,sym; do
+        perf report -i "$file.data" --no-children --sort "$sort" --stdio -q 2>/dev/null \
+            | awk -v us="$us" '$1 ~ /%$/ {p = $1; sub(/%$/, "", p); $1 = ""; printf "%8.2f us %6.2f%% %s\n", p * us / 100, p, $0}' \
+                >"$file.${sort#dso,}.txt"
+    done
+    say "profile $1 ($2): $us us CPU/request; top: $(head -3 "$file.dso.txt" | tr -s ' ' | tr '\n' ';')"
+}
+
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 # A new worker (a reload), so that no case reuses the heap an earlier one grew.
@@ -169,7 +198,8 @@ rss_case() {
 }
 
 started=$(date +%s)
-bench_prepare
+profile=${HYDRATE_PROFILE:-0}
+if [ "$profile" = 1 ]; then bench_prepare perf; else bench_prepare; fi
 rm -rf "$out"
 mkdir -p "$out" "$BENCH_DIR/raw"
 bench_cert
@@ -179,6 +209,12 @@ bench_start_nginx "$v" 2> >(grep -v "directive is deprecated" >&2)
 verify
 page_bytes=$(fetch plain | sed '1,/^$/d' | wc -c)
 say "nginx $NGINX_VERSION, page $page_bytes bytes, ${reps} x ${duration}s per case after ${warmup}s warm-up; load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$profile" = 1 ]; then
+    for ((rep = 1; rep <= reps; rep++)); do
+        for c in plain state-cached state-php; do profile_case "$c" "$rep"; done
+    done
+    exit 0
+fi
 
 raw=$out/runs.tsv
 printf 'rep\tcase\trequests\twall_us\terrors\tnon2xx\tp50_us\tp99_us\tmax_us\tcpu_ns\trenders\n' >"$raw"
