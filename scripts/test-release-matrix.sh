@@ -261,6 +261,8 @@ EOF
         # (no more descriptors than the container has)
         sed -i 's/^worker_rlimit_nofile .*/worker_rlimit_nofile 4096;/' /etc/nginx/nginx.conf
         mkdir -p /run/php
+        # The cache's mount point (deploy/fstab; a plain directory here), as the README makes it.
+        mkdir -p /dev/shm/nginx-cache
         php-fpm$php -D 2>&1
         nginx -t 2>&1 && nginx 2>&1" 2>&1)
     rc=$?
