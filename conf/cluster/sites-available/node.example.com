@@ -15,6 +15,9 @@
 # This node's micro-cache, as on one machine (conf/sites-available/example.com).
 fastcgi_cache_path /dev/shm/nginx-cache/example.com levels=1:2
 	keys_zone=example.com:100m max_size=900m inactive=60m use_temp_path=off;
+# Its index, as on one machine: purges of pages, prefixes and tags cost what
+# they remove, on each node.
+microcache_index example.com size=64m;
 
 server {
 	# Plain HTTP on the private network: the front terminated TLS. Put the
