@@ -90,7 +90,7 @@ RUN chmod 0755 /usr/local/lib/microcache/render-conf.sh /usr/local/bin/microcach
         /usr/local/bin/microcache-healthcheck \
     && MC_PATHS="/var/www/example.com /var/www/microcache-demo" \
         /usr/local/lib/microcache/render-conf.sh /usr/share/microcache/conf /etc/nginx \
-    && mkdir -p /etc/letsencrypt/live/example.com /run/php \
+    && mkdir -p /etc/letsencrypt/live/example.com /run/php /dev/shm/nginx-cache \
     && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=example.com \
         -keyout /etc/letsencrypt/live/example.com/privkey.pem \
         -out /etc/letsencrypt/live/example.com/fullchain.pem 2>/dev/null \
