@@ -1,5 +1,6 @@
 //! Passes what nginx-sys detected about the nginx tree to the compiler as cfg values:
-//! `ngx_feature = "..."` for configure features (e.g. `http_ssl`) and `ngx_os`.
+//! `ngx_feature = "..."` for configure features (e.g. `http_ssl`) and `ngx_os`; and compiles
+//! `src/request/bits.c` against that tree's headers and defines.
 //!
 //! Cargo gives these `DEP_NGINX_*` variables only to direct dependents of nginx-sys, which is
 //! why Cargo.toml lists it.
@@ -27,4 +28,22 @@ fn main() {
     if let Ok(os) = env::var("DEP_NGINX_OS") {
         println!("cargo::rustc-cfg=ngx_os=\"{os}\"");
     }
+
+    request_bits();
+}
+
+/// The request's bitfields, laid out by the C compiler (src/request/bits.rs says why).
+fn request_bits() {
+    println!("cargo::rerun-if-changed=src/request/bits.c");
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_INCLUDE");
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_CFLAGS");
+    let mut build = cc::Build::new();
+    build.file("src/request/bits.c").warnings(false);
+    if let Some(includes) = env::var_os("DEP_NGINX_INCLUDE") {
+        build.includes(env::split_paths(&includes));
+    }
+    for flag in env::var("DEP_NGINX_CFLAGS").unwrap_or_default().split_whitespace() {
+        build.flag(flag);
+    }
+    build.compile("microcache_request_bits");
 }

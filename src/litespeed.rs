@@ -36,6 +36,7 @@ use crate::counters::{self, Counters};
 use crate::guard::guard;
 use crate::header_filter;
 use crate::list::elements;
+use crate::request::bits;
 use crate::request::facts::headers;
 use crate::request::state;
 use crate::HttpMicrocacheModule;
@@ -163,7 +164,7 @@ fn upstream_response(r: &Request) -> Option<&'static mut ngx_http_upstream_t> {
     let raw = r.as_ref();
     // SAFETY: the upstream, if any, lives in the request pool.
     let u = unsafe { raw.upstream.as_mut()? };
-    (raw.cached() == 0 && u.headers_in.status_n != 0).then_some(u)
+    (!bits::cached(raw) && u.headers_in.status_n != 0).then_some(u)
 }
 
 /// The upstream response's headers as (name, value), deleted ones skipped.

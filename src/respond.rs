@@ -10,6 +10,8 @@ use ngx::core::{Buffer, Status};
 use ngx::http::{HTTPStatus, Request};
 use ngx::ngx_log_error;
 
+use crate::request::bits;
+
 /// Whether the request's method is one of `allowed`.
 pub fn method_is(r: &Request, allowed: &[&[u8]]) -> bool {
     allowed.contains(&r.as_ref().method_name.as_bytes())
@@ -33,7 +35,11 @@ pub fn send(
         out.content_type_lowcase = ptr::null_mut();
     }
     let rc = r.send_header();
-    if rc == Status::NGX_ERROR || rc > Status::NGX_OK || r.header_only() || body.is_empty() {
+    if rc == Status::NGX_ERROR
+        || rc > Status::NGX_OK
+        || bits::header_only(r.as_ref())
+        || body.is_empty()
+    {
         return rc.into();
     }
     let Some(mut buf) = r.pool().create_buffer_from_str(body) else {

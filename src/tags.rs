@@ -21,6 +21,7 @@ use crate::cache::{file, node, FileCache};
 use crate::guard::guard;
 use crate::header_filter;
 use crate::index::CacheIndex;
+use crate::request::bits;
 use crate::HttpMicrocacheModule;
 
 static mut NEXT_HEADER_FILTER: ngx_http_output_header_filter_pt = None;
@@ -62,7 +63,7 @@ fn record_on_store(r: &mut Request, names: &'static TagHeaders) -> Option<()> {
     else {
         return Some(());
     };
-    if u.cacheable() == 0 || raw.cached() != 0 {
+    if u.cacheable() == 0 || bits::cached(raw) {
         return Some(());
     }
     // SAFETY: a request's cache points at its configured file cache.

@@ -9,6 +9,7 @@ use ngx::http::Request;
 use ngx::{ngx_log_error, ngx_string};
 
 use crate::guard::guard;
+use crate::request::bits;
 use crate::request::values::{self, Values};
 
 /// A variable: its name and what it shows.
@@ -113,7 +114,7 @@ fn cache_status<'r>(r: &'r Request, values: &Values) -> Option<&'r [u8]> {
     // SAFETY: the upstream, if any, lives in the request pool.
     let u = unsafe { raw.upstream.as_ref()? };
     let name = NAMES.get(usize::try_from(u.cache_status()).ok()?.checked_sub(1)?)?;
-    let stored = u.cacheable() != 0 && raw.cached() == 0;
+    let stored = u.cacheable() != 0 && !bits::cached(raw);
     let reason = values.skip.map_or("", |s| s.as_str()).as_bytes();
     let status = microcache_core::cache_status::cache_status(name, reason, stored)?;
     let buf = values::pool_bytes(raw.pool, status.len())?;

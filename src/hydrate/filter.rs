@@ -19,6 +19,7 @@ use super::stream::Stream;
 use super::subrequest::capture;
 use crate::conf::Settings;
 use crate::guard::guard;
+use crate::request::bits;
 use crate::request::state;
 use crate::HttpMicrocacheModule;
 
@@ -86,7 +87,7 @@ unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, input: *mut ngx_cha
             .and_then(|l| l.settings())
             .is_some_and(|s| !s.hydrate.rules.is_empty());
         let hydration = rules.then(|| hydration_of(request.as_ref())).flatten();
-        let Some(hydration) = hydration.filter(|_| !request.header_only()) else {
+        let Some(hydration) = hydration.filter(|_| !bits::header_only(request.as_ref())) else {
             // SAFETY: the next filter with the same request and chain.
             return unsafe { next_body(r, input) };
         };

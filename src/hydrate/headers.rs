@@ -7,13 +7,14 @@ use nginx_sys::{
     ngx_array_t, ngx_http_request_t, ngx_list_part_t, ngx_list_push, ngx_pool_t, ngx_table_elt_t,
 };
 
+use crate::request::bits;
 use crate::request::values::{ngx_str, pool_bytes};
 
 /// Drops what describes the cached bytes (their length, ranges of them, their validators, so
 /// that a conditional request cannot be answered `304` for a page that changed), and sets
 /// `Cache-Control` to `cache_control` unless it is `None`. `None` when out of memory.
 pub fn make_personal(r: &mut ngx_http_request_t, cache_control: Option<&[u8]>) -> Option<()> {
-    r.set_allow_ranges(0);
+    bits::forbid_ranges(r);
     let out = &mut r.headers_out;
     out.content_length_n = -1;
     out.last_modified_time = -1;

@@ -14,6 +14,7 @@ use microcache_core::hydrate::{Plan, PlanUse, PLAN_MAX_PAGE};
 use nginx_sys::{ngx_http_request_t, NGX_HTTP_CACHE_KEY_LEN};
 
 use crate::conf::Settings;
+use crate::request::bits;
 
 /// Memory for plans in one worker.
 const BUDGET: usize = 32 * 1024 * 1024;
@@ -35,7 +36,7 @@ pub struct PlanKey {
 impl PlanKey {
     /// The key of the response `r` sends from the cache, if it is small enough to record.
     pub fn of(r: &ngx_http_request_t, settings: &Settings) -> Option<PlanKey> {
-        if r.cached() == 0 {
+        if !bits::cached(r) {
             return None;
         }
         // SAFETY: a request answered from the cache has its cache context in the pool.

@@ -30,6 +30,7 @@ use super::stream::{needs_reading, take};
 use crate::conf::Settings;
 use crate::counters::{self, Counters};
 use crate::guard::guard;
+use crate::request::bits;
 use crate::request::state::RequestState;
 use crate::request::values;
 use crate::respond::internal_error;
@@ -281,7 +282,7 @@ fn decide(r: &mut Request, state: &mut RequestState, settings: &Settings) -> ngx
 fn upstream_failed(sr: &ngx_http_request_t) -> bool {
     // SAFETY: the upstream and its pipe live in the request pool.
     let pipe = unsafe { sr.upstream.as_ref().and_then(|u| u.pipe.as_ref()) };
-    sr.cached() == 0 && pipe.is_some_and(|p| p.upstream_error() != 0)
+    !bits::cached(sr) && pipe.is_some_and(|p| p.upstream_error() != 0)
 }
 
 /// The state is unavailable: says why (the variable, one `warn` line) and applies the fallback.

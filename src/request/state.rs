@@ -14,6 +14,7 @@ use core::ptr::{self, NonNull};
 use microcache_core::key::arrival_path;
 use nginx_sys::{ngx_http_request_t, ngx_pool_cleanup_add, ngx_str_t};
 
+use super::bits::background;
 use super::facts::announces_body;
 use super::values::Values;
 use crate::hydrate::Hydration;
@@ -130,7 +131,7 @@ pub fn describing<'r>(r: &mut ngx_http_request_t) -> &'r mut ngx_http_request_t 
     let mut r: *mut ngx_http_request_t = r;
     // SAFETY: a subrequest's parent outlives it.
     unsafe {
-        while (*r).background() != 0 && !(*r).parent.is_null() {
+        while background(&*r) && !(*r).parent.is_null() {
             r = (*r).parent;
         }
         &mut *r
